@@ -1,0 +1,112 @@
+# ftfuzz: top-level build.  `make help` lists the targets.
+#
+# Two commands do all set-up on a fresh machine:
+#   make fuzz    install what is missing, build, run the default campaign
+#   make check   the whole test suite
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+ROOT        := $(abspath .)
+BUILD       := $(ROOT)/build
+CC          := clang-19
+PYTEST      ?= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
+FTFUZZ_CACHE ?= $(HOME)/.cache/ftfuzz
+export FTFUZZ_CACHE
+
+# Project code: C11, warnings are errors.  The scheduler runtime is never
+# instrumented (no coverage, no hooks): it gets exactly these flags.
+WARN     := -Wall -Wextra -Werror
+CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I$(ROOT)/include
+
+# --- scheduler runtime --------------------------------------------------------
+
+SCHED_SRCS := $(filter-out scheduler/auto_session.c,$(wildcard scheduler/*.c))
+SCHED_OBJS := $(patsubst scheduler/%.c,$(BUILD)/scheduler/%.o,$(SCHED_SRCS))
+SCHED_LIB  := $(BUILD)/lib/libftfuzz_sched.a
+# The automatic session of programs built with scripts/ftfuzz-cc.
+SCHED_AUTO := $(BUILD)/lib/ftfuzz_auto.o
+# One -Wl,--wrap=NAME per modelled libc function, from scheduler/wrapped.def.
+WRAP_FLAGS_FILE := $(BUILD)/wrap.flags
+
+$(BUILD)/scheduler/%.o: scheduler/%.c $(wildcard scheduler/*.h include/ftfuzz/*.h) scheduler/wrapped.def
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-sanitize=all -fvisibility=hidden -c $< -o $@
+
+$(SCHED_LIB): $(SCHED_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(SCHED_AUTO): $(BUILD)/scheduler/auto_session.o
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(WRAP_FLAGS_FILE): scheduler/wrapped.def
+	@mkdir -p $(@D)
+	sed -n 's/^FTFUZZ_WRAP[A-Z_]*(\([a-z_0-9]*\),.*/-Wl,--wrap=\1/p' $< | tr '\n' ' ' > $@
+
+WRAP_FLAGS = $(shell cat $(WRAP_FLAGS_FILE) 2>/dev/null)
+
+# Link flags for any program run under the scheduler.
+SCHED_LDFLAGS = $(SCHED_LIB) $(WRAP_FLAGS) -lpthread -ldl -rdynamic
+
+# --- CPython (built by scripts/build-cpython.sh, cached in FTFUZZ_CACHE) -------
+#
+# scripts/build-cpython.sh leaves build/cpython-<variant> as a link to the
+# cached install prefix, and in it `ftfuzz-cpython.mk` with PY_CFLAGS,
+# PY_LIBS and PY_HOME for programs that embed that interpreter.
+
+CPYTHON_VARIANTS ?= plain fuzz
+
+.PHONY: deps cpython
+deps:
+	scripts/deps.sh
+
+cpython: deps
+	@for v in $(CPYTHON_VARIANTS); do scripts/build-cpython.sh --variant $$v || exit 1; done
+
+# --- CLI ----------------------------------------------------------------------
+
+FTFUZZ_BIN := $(BUILD)/bin/ftfuzz
+CLI_SRCS   := $(wildcard fuzz/cli/*.c)
+
+$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DFTFUZZ_ROOT='"$(ROOT)"' $(CLI_SRCS) -o $@
+
+# --- everything else is in these fragments ------------------------------------
+
+include tests/tests.mk
+
+.PHONY: all fuzz check bench clean distclean help
+all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build
+
+fuzz: cpython all
+	$(FTFUZZ_BIN) fuzz
+
+check: cpython all
+	$(PYTEST) -q tests $(PYTEST_ARGS)
+
+bench: cpython all
+	scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $(FTFUZZ_CACHE)
+
+help:
+	@echo "ftfuzz make targets:"
+	@echo "  make fuzz       install what is missing, build, run the default campaign"
+	@echo "  make check      build everything and run the whole test suite"
+	@echo "  make deps       install missing Debian packages (scripts/deps.sh)"
+	@echo "  make cpython    build free-threaded debug CPython (variants: $(CPYTHON_VARIANTS))"
+	@echo "                  CPYTHON_SRC=DIR builds a checkout instead of Debian's 3.13.5"
+	@echo "                  SANITIZER=address adds ASan to the fuzz variant"
+	@echo "  make all        build the scheduler, the ftfuzz command and test programs"
+	@echo "  make bench      benchmarks; figures go to BENCHMARKS.md"
+	@echo "  make clean      remove build/ (the CPython cache stays)"
+	@echo "  make distclean  also remove the CPython cache ($(FTFUZZ_CACHE))"
+	@echo "  make help       this text"

@@ -1,0 +1,203 @@
+/*
+ * ftfuzz scheduler: public interface.
+ *
+ * A session runs the threads of a program one at a time, switching only at
+ * scheduling points (atomic accesses reached through atomic_hooks.h, the
+ * libc primitives listed in scheduler/wrapped.def, and ftfuzz_sched_yield),
+ * and only where a strategy says so.  It knows nothing about Python.
+ *
+ * Programs under the scheduler are linked with the flags in build/wrap.flags
+ * (one -Wl,--wrap=NAME per modelled function), the static runtime
+ * build/lib/libftfuzz_sched.a and -rdynamic.  scripts/ftfuzz-cc does that.
+ */
+#ifndef FTFUZZ_SCHED_H
+#define FTFUZZ_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FTFUZZ_EXPORT __attribute__((visibility("default")))
+
+/* Most threads one session manages, the opener included. */
+#define FTFUZZ_SCHED_MAX_THREADS 64
+
+/* What a scheduling point is. */
+enum ftfuzz_point_kind {
+    /* an atomic access (atomic_hooks.h); the low kinds match
+     * enum ftfuzz_atomic_kind */
+    FTFUZZ_POINT_ATOMIC_LOAD = 1,
+    FTFUZZ_POINT_ATOMIC_STORE,
+    FTFUZZ_POINT_ATOMIC_EXCHANGE,
+    FTFUZZ_POINT_ATOMIC_CAS,
+    FTFUZZ_POINT_ATOMIC_RMW,
+    FTFUZZ_POINT_ATOMIC_FENCE,
+    /* ftfuzz_sched_yield() or sched_yield(): the thread asks to let others
+     * run, and the scheduler switches away if anyone else can run */
+    FTFUZZ_POINT_YIELD,
+    /* thread life cycle */
+    FTFUZZ_POINT_THREAD_CREATE,
+    FTFUZZ_POINT_THREAD_JOIN,
+    FTFUZZ_POINT_THREAD_EXIT,
+    /* pthread mutexes and condition variables */
+    FTFUZZ_POINT_MUTEX_LOCK,
+    FTFUZZ_POINT_MUTEX_UNLOCK,
+    FTFUZZ_POINT_COND_WAIT,
+    FTFUZZ_POINT_COND_SIGNAL,
+    /* POSIX semaphores */
+    FTFUZZ_POINT_SEM_WAIT,
+    FTFUZZ_POINT_SEM_POST,
+    /* sleeps and clock reads (virtual time) */
+    FTFUZZ_POINT_SLEEP,
+    /* the session opener waits for the other threads to finish */
+    FTFUZZ_POINT_SESSION_END,
+    /* the running thread ran a full fairness quantum while others waited */
+    FTFUZZ_POINT_QUANTUM,
+    FTFUZZ_POINT_KIND_COUNT
+};
+
+/* Name of a point kind, e.g. "atomic_load", "mutex_lock". */
+FTFUZZ_EXPORT const char *ftfuzz_point_kind_name(int kind);
+
+/*
+ * What a strategy sees at a decision.  Candidates are the threads that may
+ * run next, in ascending id order: first every runnable thread, then every
+ * thread in a timed wait (choosing one of those makes its wait time out).
+ */
+typedef struct ftfuzz_decision {
+    uint64_t step;            /* points executed so far in the session */
+    unsigned current;         /* id of the thread at the point */
+    int current_can_continue; /* 0 when it blocked, exited or yielded */
+    int kind;                 /* enum ftfuzz_point_kind */
+    unsigned ncandidates;
+    unsigned nrunnable;       /* candidates[0..nrunnable) are runnable */
+    const unsigned *candidates;
+} ftfuzz_decision;
+
+/*
+ * A strategy: where and to whom the turn goes.  The scheduler asks choose()
+ * at every decision: at each primitive point, and at an atomic point only
+ * once the step reaches the value choose() last returned in *next_step.
+ * That keeps a non-switching atomic point to a counter and a compare;
+ * strategies express themselves sparsely ("at step N switch to T").
+ *
+ * choose() returns an index into d->candidates, or FTFUZZ_DIVERGED (replay
+ * only) when the execution left the recorded path.
+ */
+#define FTFUZZ_DIVERGED (~0u)
+
+typedef struct ftfuzz_strategy ftfuzz_strategy;
+struct ftfuzz_strategy {
+    const char *name;
+    /* a new thread joined the session (id 0 is the opener) */
+    void (*thread_started)(ftfuzz_strategy *s, unsigned id);
+    /* the thread asked to yield or ran a fairness quantum */
+    void (*yielded)(ftfuzz_strategy *s, unsigned id);
+    unsigned (*choose)(ftfuzz_strategy *s, const ftfuzz_decision *d,
+                       uint64_t *next_step);
+    /* a short text that recreates this strategy, e.g. "pct:3:k=2000:seed=7" */
+    void (*describe)(ftfuzz_strategy *s, char *buf, size_t size);
+    /* replay only: message of the last divergence */
+    const char *(*divergence)(ftfuzz_strategy *s);
+    /* replay only: non-zero when recorded switches were left unused */
+    int (*finished)(ftfuzz_strategy *s, uint64_t steps);
+    void (*destroy)(ftfuzz_strategy *s);
+};
+
+/* Decisions from a byte buffer (the fuzzer input); see docs/scheduler.md. */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes(const uint8_t *data,
+                                                      size_t size);
+/* PCT with depth d over about k steps (k = 0: a default). */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
+                                                    uint64_t k,
+                                                    uint64_t seed);
+/* A random walk switching with probability p at each point. */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_random(double p,
+                                                       uint64_t seed);
+/* Re-executes the trace in path (written by a session's trace_out). */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_replay(const char *path,
+                                                       char *err,
+                                                       size_t errsize);
+/*
+ * Parses "bytes:HEX", "bytes:@FILE", "pct:D[:k=K]", "random[:P]",
+ * "replay:FILE"; seed is used by pct and random.  NULL and a message in err
+ * on a bad spec.
+ */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_parse(const char *spec,
+                                                      uint64_t seed,
+                                                      char *err,
+                                                      size_t errsize);
+
+/* Verdicts of a session. */
+enum ftfuzz_verdict {
+    /* every thread finished */
+    FTFUZZ_VERDICT_PASSED = 0,
+    /* every managed thread blocked and no timeout can fire */
+    FTFUZZ_VERDICT_DEADLOCK,
+    /* the step cap was reached */
+    FTFUZZ_VERDICT_LIVELOCK,
+    /* the running thread reached no point for the watchdog's period */
+    FTFUZZ_VERDICT_HANG,
+    /* replay: the execution left the recorded trace */
+    FTFUZZ_VERDICT_DIVERGED,
+    /* the program crashed (signal) */
+    FTFUZZ_VERDICT_CRASH,
+    /* the program exited non-zero */
+    FTFUZZ_VERDICT_EXIT,
+};
+
+FTFUZZ_EXPORT const char *ftfuzz_verdict_name(int verdict);
+
+typedef struct ftfuzz_sched_result {
+    int verdict;
+    uint64_t steps;
+    uint64_t switches;
+    uint64_t trace_hash;
+} ftfuzz_sched_result;
+
+typedef struct ftfuzz_sched_config {
+    ftfuzz_strategy *strategy;  /* required; owned by the caller */
+    uint64_t max_steps;         /* livelock cap; 0: FTFUZZ_MAX_STEPS */
+    uint64_t quantum;           /* fairness quantum; 0: FTFUZZ_QUANTUM */
+    unsigned watchdog_seconds;  /* 0: FTFUZZ_WATCHDOG_SECONDS */
+    const char *trace_out;      /* write the trace here at the end, or NULL */
+    /*
+     * Called with the verdict and the report text when a finding ends the
+     * session (deadlock, livelock, hang, divergence); the default prints
+     * the report to stderr and aborts, which is a crash to libFuzzer.
+     */
+    void (*on_finding)(int verdict, const char *report);
+} ftfuzz_sched_config;
+
+/*
+ * Opens a session on the calling thread (thread 0).  Returns 0, or -1 and a
+ * message on stderr when a session is already open.
+ */
+FTFUZZ_EXPORT int ftfuzz_sched_begin(const ftfuzz_sched_config *cfg);
+
+/*
+ * Waits, under the scheduler, until every other managed thread has
+ * finished, then closes the session and returns what happened.
+ */
+FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_end(void);
+
+/* A scheduling point on request; a no-op outside a session. */
+FTFUZZ_EXPORT void ftfuzz_sched_yield(void);
+
+/* Id of the calling thread in the session, or -1. */
+FTFUZZ_EXPORT int ftfuzz_sched_self(void);
+
+/* The result so far (for crash handlers). */
+FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_snapshot(void);
+
+/* Writes the trace recorded so far to path; 0 on success. */
+FTFUZZ_EXPORT int ftfuzz_sched_write_trace(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FTFUZZ_SCHED_H */

@@ -1,0 +1,553 @@
+/*
+ * The scheduler's state machine: sessions, the turn, scheduling points,
+ * blocking and waking.  See sched_internal.h for who may touch what.
+ *
+ * A point has a fast path and a slow path.  The fast path (atomic points
+ * only) counts the step and compares it with `next_consult`, the earliest
+ * step at which anything may change: the strategy's next preemption, the
+ * fairness quantum or the livelock cap.  Everything else (asking the
+ * strategy, recording the switch, the hand-off) is in the slow path, and so
+ * is every primitive point, because primitives change who can run.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "sched_internal.h"
+
+/* Read at every hooked atomic site; see atomic_hooks.h. */
+FTFUZZ_EXPORT int ftfuzz_hook_active;
+
+struct sched_session sched;
+__thread struct sched_thread *sched_self
+    __attribute__((tls_model("initial-exec")));
+
+static const char *const point_kind_names[FTFUZZ_POINT_KIND_COUNT] = {
+    [0] = "none",
+    [FTFUZZ_POINT_ATOMIC_LOAD] = "atomic_load",
+    [FTFUZZ_POINT_ATOMIC_STORE] = "atomic_store",
+    [FTFUZZ_POINT_ATOMIC_EXCHANGE] = "atomic_exchange",
+    [FTFUZZ_POINT_ATOMIC_CAS] = "atomic_cas",
+    [FTFUZZ_POINT_ATOMIC_RMW] = "atomic_rmw",
+    [FTFUZZ_POINT_ATOMIC_FENCE] = "atomic_fence",
+    [FTFUZZ_POINT_YIELD] = "yield",
+    [FTFUZZ_POINT_THREAD_CREATE] = "thread_create",
+    [FTFUZZ_POINT_THREAD_JOIN] = "thread_join",
+    [FTFUZZ_POINT_THREAD_EXIT] = "thread_exit",
+    [FTFUZZ_POINT_MUTEX_LOCK] = "mutex_lock",
+    [FTFUZZ_POINT_MUTEX_UNLOCK] = "mutex_unlock",
+    [FTFUZZ_POINT_COND_WAIT] = "cond_wait",
+    [FTFUZZ_POINT_COND_SIGNAL] = "cond_signal",
+    [FTFUZZ_POINT_SEM_WAIT] = "sem_wait",
+    [FTFUZZ_POINT_SEM_POST] = "sem_post",
+    [FTFUZZ_POINT_SLEEP] = "sleep",
+    [FTFUZZ_POINT_SESSION_END] = "session_end",
+    [FTFUZZ_POINT_QUANTUM] = "quantum",
+};
+
+FTFUZZ_EXPORT const char *
+ftfuzz_point_kind_name(int kind)
+{
+    if (kind <= 0 || kind >= FTFUZZ_POINT_KIND_COUNT)
+        return "unknown";
+    return point_kind_names[kind];
+}
+
+FTFUZZ_EXPORT const char *
+ftfuzz_verdict_name(int verdict)
+{
+    switch (verdict) {
+    case FTFUZZ_VERDICT_PASSED: return "passed";
+    case FTFUZZ_VERDICT_DEADLOCK: return "deadlock";
+    case FTFUZZ_VERDICT_LIVELOCK: return "livelock";
+    case FTFUZZ_VERDICT_HANG: return "hang";
+    case FTFUZZ_VERDICT_DIVERGED: return "diverged";
+    case FTFUZZ_VERDICT_CRASH: return "crash";
+    case FTFUZZ_VERDICT_EXIT: return "exit";
+    }
+    return "unknown";
+}
+
+/* --- the turn -------------------------------------------------------------- */
+
+static long
+futex(uint32_t *addr, int op, uint32_t val)
+{
+    return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+/*
+ * A short spin before sleeping: a turn usually comes back within a few
+ * microseconds, and a futex sleep plus wake-up costs more than that.
+ */
+#define SCHED_SPIN 400
+
+void
+sched_wait_turn(struct sched_thread *self)
+{
+    for (int i = 0; i < SCHED_SPIN; i++) {
+        if (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 1)
+            goto got;
+        __builtin_ia32_pause();
+    }
+    for (;;) {
+        uint32_t v = 0;
+        if (__atomic_compare_exchange_n(&self->turn, &v, 2, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)
+            || v == 2) {
+            futex(&self->turn, FUTEX_WAIT_PRIVATE, 2);
+            continue;
+        }
+        if (v == 1)
+            break;
+    }
+got:
+    __atomic_store_n(&self->turn, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+static void
+sched_give_turn(struct sched_thread *to)
+{
+    sched.current = to;
+    if (__atomic_exchange_n(&to->turn, 1, __ATOMIC_RELEASE) == 2)
+        futex(&to->turn, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* --- decisions ------------------------------------------------------------- */
+
+static void
+sched_set_next_consult(void)
+{
+    uint64_t next = sched.strategy_next;
+    uint64_t fair = sched.run_start + sched.quantum;
+    if (fair < next)
+        next = fair;
+    if (sched.max_steps < next)
+        next = sched.max_steps;
+    if (next <= sched.step)
+        next = sched.step + 1;
+    sched.next_consult = next;
+}
+
+static void
+sched_livelock(void)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    sched_report_append(&buf, &len, &cap,
+                        "livelock: the step cap (%llu scheduling points) was "
+                        "reached\n",
+                        (unsigned long long)sched.max_steps);
+    sched_report_threads(&buf, &len, &cap);
+    size_t n = sched_trace_count();
+    size_t first = n > 16 ? n - 16 : 0;
+    sched_report_append(&buf, &len, &cap, "last %zu switches:\n", n - first);
+    for (size_t i = first; i < n; i++) {
+        const struct sched_switch *sw = sched_trace_at(i);
+        sched_report_append(&buf, &len, &cap,
+                            "  step %llu: T%u -> T%u at %s\n",
+                            (unsigned long long)sw->step, sw->from, sw->to,
+                            ftfuzz_point_kind_name(sw->kind));
+    }
+    sched_finding(FTFUZZ_VERDICT_LIVELOCK, buf);
+}
+
+static void
+sched_deadlock(void)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    sched_report_append(&buf, &len, &cap,
+                        "deadlock: every thread is blocked and no timeout "
+                        "can fire (step %llu)\n",
+                        (unsigned long long)sched.step);
+    sched_report_threads(&buf, &len, &cap);
+    sched_finding(FTFUZZ_VERDICT_DEADLOCK, buf);
+}
+
+static int
+sched_is_timed_waiter(const struct sched_thread *t)
+{
+    return t->state == SCHED_T_BLOCKED && t->deadline != SCHED_NO_DEADLINE;
+}
+
+/*
+ * Chooses who runs after `self` reached a point of `kind`, and hands the
+ * turn over if that is someone else.  Returns once `self` holds the turn
+ * again (at once when it keeps it); never returns the turn to a finished
+ * thread.
+ */
+static void
+sched_decide(struct sched_thread *self, int kind, const void *site)
+{
+    unsigned cand[FTFUZZ_SCHED_MAX_THREADS];
+    unsigned n = 0, nrunnable = 0;
+    int yielding = kind == FTFUZZ_POINT_YIELD || kind == FTFUZZ_POINT_QUANTUM;
+    int self_can = self->state == SCHED_T_RUNNABLE;
+
+    if (sched.step >= sched.max_steps)
+        sched_livelock();
+
+    for (unsigned i = 0; i < sched.nthreads; i++) {
+        struct sched_thread *t = &sched.threads[i];
+        if (t->state != SCHED_T_RUNNABLE)
+            continue;
+        if (t == self && yielding)
+            continue;
+        cand[n++] = i;
+    }
+    nrunnable = n;
+    /* Timed waiters, earliest deadline first (insertion sort: n <= 64). */
+    for (unsigned i = 0; i < sched.nthreads; i++) {
+        struct sched_thread *t = &sched.threads[i];
+        if (!sched_is_timed_waiter(t))
+            continue;
+        unsigned j = n++;
+        while (j > nrunnable
+               && sched.threads[cand[j - 1]].deadline > t->deadline) {
+            cand[j] = cand[j - 1];
+            j--;
+        }
+        cand[j] = i;
+    }
+
+    if (yielding) {
+        sched.strategy->yielded(sched.strategy, self->id);
+        if (n == 0) {
+            /* Nobody else can run: keep going, and restart the quantum so
+             * that a lone spinner does not come back here every step. */
+            sched.run_start = sched.step;
+            sched_set_next_consult();
+            return;
+        }
+        self_can = 0;
+    }
+    if (n == 0)
+        sched_deadlock();
+
+    ftfuzz_decision d = {
+        .step = sched.step,
+        .current = self->id,
+        .current_can_continue = self_can,
+        .kind = kind,
+        .ncandidates = n,
+        .nrunnable = nrunnable,
+        .candidates = cand,
+    };
+    uint64_t next = SCHED_NO_DEADLINE;
+    unsigned pick = sched.strategy->choose(sched.strategy, &d, &next);
+    if (pick == FTFUZZ_DIVERGED) {
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        const char *why = sched.strategy->divergence
+                              ? sched.strategy->divergence(sched.strategy)
+                              : "the strategy gave up";
+        sched_report_append(&buf, &len, &cap,
+                            "divergence: the execution left the recorded "
+                            "trace at step %llu (T%u at %s): %s\n",
+                            (unsigned long long)sched.step, self->id,
+                            ftfuzz_point_kind_name(kind), why);
+        sched_report_threads(&buf, &len, &cap);
+        sched_finding(FTFUZZ_VERDICT_DIVERGED, buf);
+    }
+    if (pick >= n) {
+        /* A strategy bug; fail loudly rather than guess. */
+        fprintf(stderr, "ftfuzz: strategy %s chose %u of %u candidates\n",
+                sched.strategy->name, pick, n);
+        abort();
+    }
+    struct sched_thread *to = &sched.threads[cand[pick]];
+    sched.strategy_next = next;
+    if (to == self && self_can) {
+        sched_set_next_consult();
+        return;
+    }
+
+    int flags = 0;
+    if (sched_is_timed_waiter(to)) {
+        uint64_t now = sched_vnow();
+        if (to->deadline > now)
+            sched.vtime_jump += to->deadline - now;
+        to->timed_out = 1;
+        to->state = SCHED_T_RUNNABLE;
+        flags |= SCHED_SWITCH_TIMEOUT;
+    }
+    sched.switches++;
+    sched_trace_record(sched.step, self->id, to->id, kind, flags, site);
+    sched.run_start = sched.step;
+    sched_set_next_consult();
+    if (to == self)
+        return;   /* self was the timed waiter chosen to time out */
+    sched_give_turn(to);
+    if (self->state != SCHED_T_FINISHED)
+        sched_wait_turn(self);
+}
+
+/* --- points ---------------------------------------------------------------- */
+
+/* Counts a point and decides; the caller holds the turn. */
+void
+sched_point(struct sched_thread *self, int kind, const void *site)
+{
+    uint64_t s = sched.step + 1;
+    __atomic_store_n(&sched.step, s, __ATOMIC_RELAXED);
+    sched_decide(self, kind, site);
+}
+
+__attribute__((noinline)) static void
+sched_atomic_slow(struct sched_thread *self, int kind, const void *site)
+{
+    if (sched.step >= sched.run_start + sched.quantum && kind != 0)
+        kind = FTFUZZ_POINT_QUANTUM;
+    sched_decide(self, kind, site);
+}
+
+FTFUZZ_EXPORT void
+ftfuzz_atomic_point(const volatile void *addr, int kind)
+{
+    (void)addr;
+    struct sched_thread *self = sched_self;
+    if (__builtin_expect(self == NULL, 0))
+        return;
+    uint64_t s = sched.step + 1;
+    __atomic_store_n(&sched.step, s, __ATOMIC_RELAXED);
+    if (__builtin_expect(s < sched.next_consult, 1))
+        return;
+    sched_atomic_slow(self, kind, __builtin_return_address(0));
+}
+
+FTFUZZ_EXPORT void
+ftfuzz_sched_yield(void)
+{
+    struct sched_thread *self = sched_self;
+    if (self)
+        sched_point(self, FTFUZZ_POINT_YIELD, __builtin_return_address(0));
+}
+
+FTFUZZ_EXPORT int
+ftfuzz_sched_self(void)
+{
+    return sched_self ? (int)sched_self->id : -1;
+}
+
+/* --- blocking -------------------------------------------------------------- */
+
+/*
+ * Marks self blocked on obj and gives the turn away.  Returns 1 when the
+ * wait timed out (a timed waiter chosen to run), 0 when woken.
+ */
+int
+sched_block(struct sched_thread *self, int kind, const void *obj,
+            uint64_t deadline, const void *site)
+{
+    self->state = SCHED_T_BLOCKED;
+    self->block_kind = kind;
+    self->block_obj = obj;
+    self->deadline = deadline;
+    self->timed_out = 0;
+    self->block_seq = ++sched.block_seq;
+    /* Kept for a deadlock report; a blocking point is rare enough to pay
+     * for an unwind here rather than stop every thread at report time. */
+    self->nframes = backtrace(self->frames, SCHED_STACK_DEPTH);
+    sched_point(self, kind, site);
+    self->state = SCHED_T_RUNNABLE;
+    self->block_obj = NULL;
+    self->deadline = SCHED_NO_DEADLINE;
+    return self->timed_out;
+}
+
+void
+sched_wake_all(const void *obj)
+{
+    for (unsigned i = 0; i < sched.nthreads; i++) {
+        struct sched_thread *t = &sched.threads[i];
+        if (t->state == SCHED_T_BLOCKED && t->block_obj == obj)
+            t->state = SCHED_T_RUNNABLE;
+    }
+}
+
+/* Wakes the longest waiter on obj (condition variables' signal). */
+void
+sched_wake_one(const void *obj)
+{
+    struct sched_thread *best = NULL;
+    for (unsigned i = 0; i < sched.nthreads; i++) {
+        struct sched_thread *t = &sched.threads[i];
+        if (t->state == SCHED_T_BLOCKED && t->block_obj == obj
+            && (!best || t->block_seq < best->block_seq))
+            best = t;
+    }
+    if (best)
+        best->state = SCHED_T_RUNNABLE;
+}
+
+/* --- threads --------------------------------------------------------------- */
+
+struct sched_thread *
+sched_thread_new(void)
+{
+    if (sched.nthreads >= FTFUZZ_SCHED_MAX_THREADS)
+        return NULL;
+    struct sched_thread *t = &sched.threads[sched.nthreads];
+    memset(t, 0, sizeof *t);
+    t->id = sched.nthreads++;
+    t->state = SCHED_T_RUNNABLE;
+    t->deadline = SCHED_NO_DEADLINE;
+    return t;
+}
+
+struct sched_thread *
+sched_thread_by_handle(pthread_t handle)
+{
+    /* Newest first: glibc reuses a joined thread's descriptor. */
+    for (unsigned i = sched.nthreads; i-- > 0;)
+        if (pthread_equal(sched.threads[i].handle, handle))
+            return &sched.threads[i];
+    return NULL;
+}
+
+/* The thread leaves the session for good: the turn goes on without it. */
+void
+sched_thread_exit(struct sched_thread *self)
+{
+    self->state = SCHED_T_FINISHED;
+    sched_wake_all(self);
+    sched_wake_all(&sched);
+    sched_point(self, FTFUZZ_POINT_THREAD_EXIT, __builtin_return_address(0));
+    sched_self = NULL;
+}
+
+/* --- findings -------------------------------------------------------------- */
+
+void
+sched_finding(int verdict, const char *report)
+{
+    sched.verdict = verdict;
+    if (sched.trace_out[0])
+        ftfuzz_sched_write_trace(sched.trace_out);
+    sched.on_finding(verdict, report);
+    /* on_finding must not return: a finding ends the execution. */
+    abort();
+}
+
+/* --- sessions -------------------------------------------------------------- */
+
+static uint64_t
+env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno || *end || x == 0) {
+        fprintf(stderr, "ftfuzz: ignoring %s=%s (not a positive number)\n",
+                name, v);
+        return dflt;
+    }
+    return x;
+}
+
+FTFUZZ_EXPORT int
+ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
+{
+    if (sched.active) {
+        fprintf(stderr, "ftfuzz: a scheduler session is already open\n");
+        return -1;
+    }
+    if (!cfg || !cfg->strategy) {
+        fprintf(stderr, "ftfuzz: ftfuzz_sched_begin needs a strategy\n");
+        return -1;
+    }
+    memset(&sched, 0, sizeof sched);
+    sched.strategy = cfg->strategy;
+    sched.max_steps = cfg->max_steps ? cfg->max_steps
+                                     : env_u64("FTFUZZ_MAX_STEPS", 10000000);
+    sched.quantum = cfg->quantum ? cfg->quantum
+                                 : env_u64("FTFUZZ_QUANTUM", 20000);
+    sched.watchdog_seconds =
+        cfg->watchdog_seconds
+            ? cfg->watchdog_seconds
+            : (unsigned)env_u64("FTFUZZ_WATCHDOG_SECONDS", 10);
+    sched.on_finding =
+        cfg->on_finding ? cfg->on_finding : sched_default_on_finding;
+    if (cfg->trace_out)
+        snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
+                 cfg->trace_out);
+    cfg->strategy->describe(cfg->strategy, sched.strategy_text,
+                            sizeof sched.strategy_text);
+    sched_trace_reset();
+
+    struct sched_thread *t = sched_thread_new();
+    t->handle = pthread_self();
+    t->tid = (pid_t)syscall(SYS_gettid);
+    sched.current = t;
+    sched.strategy->thread_started(sched.strategy, t->id);
+    /* The first atomic point asks the strategy where its first preemption
+     * is; from then on it is asked only where it said. */
+    sched.strategy_next = 1;
+    sched.run_start = 0;
+    sched_set_next_consult();
+    sched.active = 1;
+    sched_watchdog_start();
+    sched_self = t;
+    __atomic_store_n(&ftfuzz_hook_active, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+FTFUZZ_EXPORT ftfuzz_sched_result
+ftfuzz_sched_snapshot(void)
+{
+    ftfuzz_sched_result r = {
+        .verdict = sched.verdict,
+        .steps = sched.step,
+        .switches = sched.switches,
+        .trace_hash = sched_trace_final_hash(),
+    };
+    return r;
+}
+
+FTFUZZ_EXPORT ftfuzz_sched_result
+ftfuzz_sched_end(void)
+{
+    struct sched_thread *self = sched_self;
+    if (!sched.active || !self || self->id != 0) {
+        fprintf(stderr, "ftfuzz: ftfuzz_sched_end outside its session's "
+                        "opening thread\n");
+        abort();
+    }
+    for (;;) {
+        int alive = 0;
+        for (unsigned i = 1; i < sched.nthreads; i++)
+            alive |= sched.threads[i].state != SCHED_T_FINISHED;
+        if (!alive)
+            break;
+        sched_block(self, FTFUZZ_POINT_SESSION_END, &sched,
+                    SCHED_NO_DEADLINE, __builtin_return_address(0));
+    }
+    if (sched.strategy->finished
+        && sched.strategy->finished(sched.strategy, sched.step)) {
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        sched_report_append(&buf, &len, &cap,
+                            "divergence: the execution ended at step %llu "
+                            "but the recorded trace goes on: %s\n",
+                            (unsigned long long)sched.step,
+                            sched.strategy->divergence
+                                ? sched.strategy->divergence(sched.strategy)
+                                : "");
+        sched_finding(FTFUZZ_VERDICT_DIVERGED, buf);
+    }
+    __atomic_store_n(&ftfuzz_hook_active, 0, __ATOMIC_SEQ_CST);
+    sched_self = NULL;
+    sched.active = 0;
+    if (sched.trace_out[0])
+        ftfuzz_sched_write_trace(sched.trace_out);
+    return ftfuzz_sched_snapshot();
+}

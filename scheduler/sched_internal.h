@@ -1,0 +1,161 @@
+/*
+ * Private to scheduler/: the session state shared by the .c files.
+ *
+ * Protocol.  Exactly one managed thread holds the turn.  Every field of
+ * `sched` below is read and written only by the thread holding the turn,
+ * except `step`, which the watchdog thread reads (relaxed) to see progress,
+ * and each thread's `turn` word, which is the hand-off itself.  So none of
+ * this needs a lock: the hand-off's release/acquire pair orders everything.
+ *
+ * This file must never include atomic_hooks.h: the runtime is not
+ * instrumented, and its own __atomic_* calls must stay builtins.
+ */
+#ifndef FTFUZZ_SCHED_INTERNAL_H
+#define FTFUZZ_SCHED_INTERNAL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftfuzz/sched.h"
+
+/* Entry points of the real libc functions (the linker's --wrap), and the
+ * models, exported so that shared objects linked with the same --wrap
+ * flags reach them too. */
+#define FTFUZZ_WRAP(name, ret, params, args) \
+    ret __real_##name params;                 \
+    FTFUZZ_EXPORT ret __wrap_##name params;
+#define FTFUZZ_WRAP_NORETURN(name, params, args)           \
+    __attribute__((noreturn)) void __real_##name params; \
+    FTFUZZ_EXPORT void __wrap_##name params;
+#include "wrapped.def"
+#undef FTFUZZ_WRAP
+#undef FTFUZZ_WRAP_NORETURN
+
+#define SCHED_NO_DEADLINE UINT64_MAX
+#define SCHED_STACK_DEPTH 32
+
+/* Virtual time advances this much per scheduling point. */
+#define SCHED_NS_PER_STEP 10
+/* ... and this much per clock read, so that polling a clock terminates. */
+#define SCHED_NS_PER_CLOCK_READ 1000
+
+enum sched_thread_state {
+    /* slot unused */
+    SCHED_T_FREE = 0,
+    /* may be given the turn */
+    SCHED_T_RUNNABLE,
+    /* waits on block_obj; with a deadline it is also a timed waiter */
+    SCHED_T_BLOCKED,
+    /* its start routine returned or it called pthread_exit */
+    SCHED_T_FINISHED,
+};
+
+struct sched_thread {
+    /* futex word: 0 no turn, 1 turn given, 2 no turn and asleep */
+    uint32_t turn;
+    unsigned id;
+    int state;
+    int block_kind;            /* point kind it blocked at */
+    const void *block_obj;     /* what it waits on */
+    uint64_t deadline;         /* session-local virtual ns */
+    uint64_t block_seq;        /* FIFO order among waiters */
+    int timed_out;             /* set when a timed wait was chosen to expire */
+    int detached;
+    pthread_t handle;
+    pid_t tid;
+    void *(*start)(void *);
+    void *arg;
+    void *frames[SCHED_STACK_DEPTH];  /* stack when it blocked */
+    int nframes;
+};
+
+/* One recorded switch. */
+struct sched_switch {
+    uint64_t step;
+    uint16_t from;
+    uint16_t to;
+    uint8_t kind;
+    uint8_t flags;             /* SCHED_SWITCH_* */
+    const void *site;          /* call site of the point in `from` */
+};
+
+/* The chosen thread was a timed waiter: its wait timed out. */
+#define SCHED_SWITCH_TIMEOUT 1
+
+struct sched_session {
+    /* hot: read at every atomic point */
+    uint64_t step;
+    uint64_t next_consult;
+
+    int active;
+    struct sched_thread *current;
+    unsigned nthreads;
+    struct sched_thread threads[FTFUZZ_SCHED_MAX_THREADS];
+    ftfuzz_strategy *strategy;
+    uint64_t max_steps;
+    uint64_t quantum;
+    uint64_t strategy_next;    /* step the strategy last asked to be back */
+    uint64_t run_start;        /* step at which `current` got the turn */
+    uint64_t vtime_jump;       /* virtual ns added by timeouts and clocks */
+    uint64_t block_seq;
+    uint64_t switches;
+    uint64_t hash;
+    int verdict;
+    void (*on_finding)(int verdict, const char *report);
+    char trace_out[4096];
+    unsigned watchdog_seconds;
+    char strategy_text[256];
+};
+
+extern struct sched_session sched;
+extern __thread struct sched_thread *sched_self;
+
+/* core.c */
+void sched_point(struct sched_thread *self, int kind, const void *site);
+int sched_block(struct sched_thread *self, int kind, const void *obj,
+                uint64_t deadline, const void *site);
+void sched_wake_all(const void *obj);
+void sched_wake_one(const void *obj);
+void sched_thread_exit(struct sched_thread *self);
+struct sched_thread *sched_thread_new(void);
+struct sched_thread *sched_thread_by_handle(pthread_t handle);
+void sched_wait_turn(struct sched_thread *self);
+__attribute__((noreturn)) void sched_finding(int verdict, const char *report);
+
+/* time.c */
+uint64_t sched_vnow(void);
+uint64_t sched_deadline_from_abs(clockid_t clock, const struct timespec *abs);
+uint64_t sched_deadline_from_rel(const struct timespec *rel);
+
+/* trace.c */
+void sched_trace_reset(void);
+void sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
+                        int flags, const void *site);
+uint64_t sched_trace_final_hash(void);
+size_t sched_trace_count(void);
+const struct sched_switch *sched_trace_at(size_t i);
+
+/* report.c */
+void sched_report_threads(char **buf, size_t *len, size_t *cap);
+void sched_report_append(char **buf, size_t *len, size_t *cap,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sched_report_stack(char **buf, size_t *len, size_t *cap,
+                        void *const *frames, int n);
+void sched_watchdog_start(void);
+void sched_default_on_finding(int verdict, const char *report);
+
+/* strategy_common.c */
+uint64_t sched_rng_next(uint64_t *state);
+double sched_rng_unit(uint64_t *state);
+
+/* strategy_bytes.c: choices the strategies share */
+unsigned sched_round_robin(const ftfuzz_decision *d);
+unsigned sched_index_of_current(const ftfuzz_decision *d);
+
+#endif /* FTFUZZ_SCHED_INTERNAL_H */

@@ -1,0 +1,149 @@
+/*
+ * The `bytes` strategy: decisions read from a byte buffer, which is how
+ * libFuzzer steers the interleaving.
+ *
+ * Encoding.  The buffer is a list of preemptions, each a LEB128 varint
+ * DELTA (at most 4 bytes, so < 2^28; 0 counts as 1) followed by one byte
+ * CHOICE.  The first preemption happens at step DELTA, each next one DELTA
+ * steps after the previous.  At a preemption the thread to run is
+ * candidates[CHOICE % ncandidates] (candidates are the runnable threads by
+ * id, then the timed waiters by deadline; picking the current thread means
+ * no switch, picking a timed waiter makes its wait time out).  A Python
+ * operation passes about 70 atomic points, so one preemption is two or
+ * three bytes, and a whole schedule is a few dozen.
+ *
+ * Between preemptions, and after the buffer runs out (a truncated varint or
+ * a missing CHOICE ends it), the current thread keeps running; when it
+ * blocks, yields or exits, the turn goes round-robin to the next runnable
+ * thread by id, or, if none can run, to the earliest timed waiter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_internal.h"
+
+struct bytes_strategy {
+    ftfuzz_strategy base;
+    uint8_t *data;
+    size_t size, pos;
+    uint64_t next_switch;   /* absolute step, or SCHED_NO_DEADLINE */
+    uint8_t choice;
+};
+
+static void
+bytes_read_next(struct bytes_strategy *b, uint64_t from_step)
+{
+    uint64_t delta = 0;
+    for (int i = 0;; i++) {
+        if (b->pos >= b->size || i == 4) {
+            b->next_switch = SCHED_NO_DEADLINE;
+            return;
+        }
+        uint8_t c = b->data[b->pos++];
+        delta |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (!(c & 0x80))
+            break;
+    }
+    if (b->pos >= b->size) {
+        b->next_switch = SCHED_NO_DEADLINE;
+        return;
+    }
+    b->choice = b->data[b->pos++];
+    b->next_switch = from_step + (delta ? delta : 1);
+}
+
+/* Index of the first runnable candidate after `current` by id, wrapping;
+ * the earliest timed waiter when nothing is runnable. */
+unsigned
+sched_round_robin(const ftfuzz_decision *d)
+{
+    if (d->nrunnable == 0)
+        return 0;
+    for (unsigned i = 0; i < d->nrunnable; i++)
+        if (d->candidates[i] > d->current)
+            return i;
+    return 0;
+}
+
+/* Index of the current thread among the candidates (it must be there). */
+unsigned
+sched_index_of_current(const ftfuzz_decision *d)
+{
+    for (unsigned i = 0; i < d->nrunnable; i++)
+        if (d->candidates[i] == d->current)
+            return i;
+    return 0;
+}
+
+static void
+bytes_thread_started(ftfuzz_strategy *s, unsigned id)
+{
+    (void)s;
+    (void)id;
+}
+
+static void
+bytes_yielded(ftfuzz_strategy *s, unsigned id)
+{
+    (void)s;
+    (void)id;
+}
+
+static unsigned
+bytes_choose(ftfuzz_strategy *s, const ftfuzz_decision *d, uint64_t *next)
+{
+    struct bytes_strategy *b = (struct bytes_strategy *)s;
+    unsigned pick;
+    if (d->step >= b->next_switch) {
+        pick = b->choice % d->ncandidates;
+        bytes_read_next(b, d->step);
+    } else if (!d->current_can_continue) {
+        pick = sched_round_robin(d);
+    } else {
+        pick = sched_index_of_current(d);
+    }
+    *next = b->next_switch;
+    return pick;
+}
+
+static void
+bytes_describe(ftfuzz_strategy *s, char *buf, size_t size)
+{
+    struct bytes_strategy *b = (struct bytes_strategy *)s;
+    if (b->size * 2 + 7 > size) {
+        snprintf(buf, size, "bytes:(%zu bytes)", b->size);
+        return;
+    }
+    int n = snprintf(buf, size, "bytes:");
+    for (size_t i = 0; i < b->size; i++)
+        n += snprintf(buf + n, size - (size_t)n, "%02x", b->data[i]);
+}
+
+static void
+bytes_destroy(ftfuzz_strategy *s)
+{
+    struct bytes_strategy *b = (struct bytes_strategy *)s;
+    free(b->data);
+    free(b);
+}
+
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_bytes(const uint8_t *data, size_t size)
+{
+    struct bytes_strategy *b = calloc(1, sizeof *b);
+    b->base = (ftfuzz_strategy){
+        .name = "bytes",
+        .thread_started = bytes_thread_started,
+        .yielded = bytes_yielded,
+        .choose = bytes_choose,
+        .describe = bytes_describe,
+        .destroy = bytes_destroy,
+    };
+    b->data = malloc(size ? size : 1);
+    if (size)
+        memcpy(b->data, data, size);
+    b->size = size;
+    bytes_read_next(b, 0);
+    return &b->base;
+}

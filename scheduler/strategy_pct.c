@@ -1,0 +1,118 @@
+/*
+ * The `pct` strategy: Probabilistic Concurrency Testing (Burckhardt et al.,
+ * ASPLOS 2010).  Each thread gets a random priority above d when it starts;
+ * the highest-priority thread that can run always runs; at d-1 change points
+ * drawn uniformly from [1, k] the running thread's priority drops to i (the
+ * i-th change point), below every starting priority.  A bug of depth d is
+ * found with probability at least 1/(n k^(d-1)) per run.
+ *
+ * Because the running thread can only lose the turn at a change point or
+ * when the set of runnable threads changes (primitive points, which always
+ * consult the strategy), the fast path only needs the next change point.
+ *
+ * A yield (or a fairness quantum) drops the yielder below everybody, even
+ * below change-point priorities, so a spinning high-priority thread lets the
+ * thread it waits for make progress.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sched_internal.h"
+
+#define PCT_DEFAULT_K 20000
+#define PCT_MAX_DEPTH 64
+
+struct pct_strategy {
+    ftfuzz_strategy base;
+    unsigned depth;
+    uint64_t k, seed, rng;
+    int64_t prio[FTFUZZ_SCHED_MAX_THREADS];
+    uint64_t change[PCT_MAX_DEPTH];
+    unsigned nchange, next_change;
+    int64_t lowest;   /* the yield priority, ever lower */
+};
+
+static void
+pct_thread_started(ftfuzz_strategy *s, unsigned id)
+{
+    struct pct_strategy *p = (struct pct_strategy *)s;
+    /* Random 40-bit priorities above depth: distinct with near certainty,
+     * and ties go to the lower id. */
+    p->prio[id] = (int64_t)p->depth + 1
+                  + (int64_t)(sched_rng_next(&p->rng) >> 24);
+}
+
+static void
+pct_yielded(ftfuzz_strategy *s, unsigned id)
+{
+    struct pct_strategy *p = (struct pct_strategy *)s;
+    p->prio[id] = --p->lowest;
+}
+
+static unsigned
+pct_choose(ftfuzz_strategy *s, const ftfuzz_decision *d, uint64_t *next)
+{
+    struct pct_strategy *p = (struct pct_strategy *)s;
+    while (p->next_change < p->nchange
+           && d->step >= p->change[p->next_change]) {
+        p->prio[d->current] = (int64_t)(p->nchange - p->next_change);
+        p->next_change++;
+    }
+    *next = p->next_change < p->nchange ? p->change[p->next_change]
+                                        : SCHED_NO_DEADLINE;
+    if (d->nrunnable == 0)
+        return 0;   /* only timed waiters: the earliest times out */
+    unsigned best = 0;
+    for (unsigned i = 1; i < d->nrunnable; i++)
+        if (p->prio[d->candidates[i]] > p->prio[d->candidates[best]])
+            best = i;
+    return best;
+}
+
+static void
+pct_describe(ftfuzz_strategy *s, char *buf, size_t size)
+{
+    struct pct_strategy *p = (struct pct_strategy *)s;
+    snprintf(buf, size, "pct:%u:k=%llu seed=%llu", p->depth,
+             (unsigned long long)p->k, (unsigned long long)p->seed);
+}
+
+static void
+pct_destroy(ftfuzz_strategy *s)
+{
+    free(s);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct(unsigned depth, uint64_t k, uint64_t seed)
+{
+    struct pct_strategy *p = calloc(1, sizeof *p);
+    p->base = (ftfuzz_strategy){
+        .name = "pct",
+        .thread_started = pct_thread_started,
+        .yielded = pct_yielded,
+        .choose = pct_choose,
+        .describe = pct_describe,
+        .destroy = pct_destroy,
+    };
+    if (depth < 1)
+        depth = 1;
+    if (depth > PCT_MAX_DEPTH)
+        depth = PCT_MAX_DEPTH;
+    p->depth = depth;
+    p->k = k ? k : PCT_DEFAULT_K;
+    p->seed = seed;
+    p->rng = seed ^ 0x706374ull;
+    p->nchange = depth - 1;
+    for (unsigned i = 0; i < p->nchange; i++)
+        p->change[i] = 1 + sched_rng_next(&p->rng) % p->k;
+    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
+    return &p->base;
+}

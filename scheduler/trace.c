@@ -1,0 +1,119 @@
+/*
+ * The trace: every switch of a session, its 64-bit hash, and the trace file
+ * that the replay strategy executes.
+ *
+ * The hash covers each switch's step, threads, point kind and flags, then
+ * the session's final step count; it leaves out call-site addresses, which
+ * depend on where the program was loaded.  Two runs with the same hash took
+ * the same switches at the same points and ran equally long.
+ *
+ * File format (text, one record per line, see docs/scheduler.md):
+ *   ftfuzz-trace 1
+ *   strategy pct:3:k=20000:seed=7
+ *   steps 1234
+ *   hash 0x0123456789abcdef
+ *   switch STEP FROM TO KIND FLAGS SITE
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_internal.h"
+
+static struct sched_switch *trace;
+static size_t trace_len, trace_cap;
+static uint64_t trace_hash;
+
+#define TRACE_HASH_SEED 0xcbf29ce484222325ull
+
+static uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+void
+sched_trace_reset(void)
+{
+    trace_len = 0;
+    trace_hash = TRACE_HASH_SEED;
+}
+
+void
+sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
+                   int flags, const void *site)
+{
+    trace_hash = mix64(trace_hash ^ step);
+    trace_hash = mix64(trace_hash ^ ((uint64_t)from | (uint64_t)to << 16
+                                     | (uint64_t)kind << 32
+                                     | (uint64_t)flags << 40));
+    if (trace_len == trace_cap) {
+        size_t cap = trace_cap ? trace_cap * 2 : 1024;
+        struct sched_switch *p = realloc(trace, cap * sizeof *p);
+        if (!p)
+            return;   /* the hash still covers it */
+        trace = p;
+        trace_cap = cap;
+    }
+    trace[trace_len++] = (struct sched_switch){
+        .step = step, .from = (uint16_t)from, .to = (uint16_t)to,
+        .kind = (uint8_t)kind, .flags = (uint8_t)flags, .site = site,
+    };
+}
+
+uint64_t
+sched_trace_final_hash(void)
+{
+    return mix64(trace_hash ^ mix64(sched.step));
+}
+
+size_t
+sched_trace_count(void)
+{
+    return trace_len;
+}
+
+const struct sched_switch *
+sched_trace_at(size_t i)
+{
+    return i < trace_len ? &trace[i] : NULL;
+}
+
+FTFUZZ_EXPORT int
+ftfuzz_sched_write_trace(const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "ftfuzz-trace 1\nstrategy %s\nsteps %llu\nhash 0x%016llx\n",
+            sched.strategy_text, (unsigned long long)sched.step,
+            (unsigned long long)sched_trace_final_hash());
+    for (size_t i = 0; i < trace_len; i++) {
+        const struct sched_switch *sw = &trace[i];
+        Dl_info info;
+        const char *module = "?";
+        uintptr_t off = (uintptr_t)sw->site;
+        if (sw->site && dladdr(sw->site, &info) && info.dli_fname) {
+            module = info.dli_fname;
+            off -= (uintptr_t)info.dli_fbase;
+        }
+        fprintf(f, "switch %llu %u %u %s %u %s+0x%lx\n",
+                (unsigned long long)sw->step, sw->from, sw->to,
+                ftfuzz_point_kind_name(sw->kind), sw->flags, module,
+                (unsigned long)off);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        remove(tmp);
+        return -1;
+    }
+    return rename(tmp, path);
+}

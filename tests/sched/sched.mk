@@ -1,0 +1,28 @@
+# Scheduler test programs: classic concurrency bugs and their correct
+# twins (-DCORRECT), built with scripts/ftfuzz-cc.
+SCHED_TEST_DIR := $(BUILD)/tests/sched
+SCHED_TWINS    := lost_update abba missed_signal spinlock prodcons_timed
+SCHED_SINGLES  := livelock hang_pipe virtual_time
+SCHED_TEST_DEPS := $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) scripts/ftfuzz-cc include/ftfuzz/atomic_hooks.h
+SCHED_TEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN)
+
+$(SCHED_TEST_DIR)/%: tests/sched/%.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc $(SCHED_TEST_CFLAGS) $< -o $@
+
+$(SCHED_TEST_DIR)/%_correct: tests/sched/%.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc $(SCHED_TEST_CFLAGS) -DCORRECT $< -o $@
+
+$(SCHED_TEST_DIR)/lost_update_modified: tests/sched/lost_update.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc $(SCHED_TEST_CFLAGS) -DEXTRA_POINT $< -o $@
+
+# The library API without the automatic session.
+$(SCHED_TEST_DIR)/unmanaged: tests/sched/unmanaged.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(SCHED_TEST_CFLAGS) -I$(ROOT)/include -include include/ftfuzz/atomic_hooks.h -pthread $< -o $@ $(SCHED_LDFLAGS)
+
+TEST_PROGRAMS += $(foreach p,$(SCHED_TWINS),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_DIR)/$(p)_correct) \
+                 $(foreach p,$(SCHED_SINGLES),$(SCHED_TEST_DIR)/$(p)) \
+                 $(SCHED_TEST_DIR)/lost_update_modified $(SCHED_TEST_DIR)/unmanaged
