@@ -188,12 +188,17 @@ static int hang_nframes;
 static int hang_ready;
 static struct sched_thread *hang_thread;
 
+/* Runs on the stuck thread: its stack, less this handler and the signal
+ * trampoline. */
 static void
-hang_signal(int sig)
+sched_hang_signal(int sig)
 {
     (void)sig;
     if (sched_self && sched_self == hang_thread) {
-        hang_nframes = backtrace(hang_frames, SCHED_STACK_DEPTH);
+        void *frames[SCHED_STACK_DEPTH + 2];
+        int n = backtrace(frames, SCHED_STACK_DEPTH + 2);
+        hang_nframes = n > 2 ? n - 2 : 0;
+        memcpy(hang_frames, frames + 2, sizeof(void *) * (size_t)hang_nframes);
         __atomic_store_n(&hang_ready, 1, __ATOMIC_RELEASE);
     }
 }
@@ -269,7 +274,7 @@ sched_watchdog_start(void)
     backtrace(warm, 2);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = hang_signal;
+    sa.sa_handler = sched_hang_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGRTMIN + 2, &sa, NULL);

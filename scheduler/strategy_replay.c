@@ -74,7 +74,7 @@ replay_choose(ftfuzz_strategy *s, const ftfuzz_decision *d, uint64_t *next)
                                   e->from, d->current);
         if (d->kind != e->kind) {
             snprintf(r->why, sizeof r->why,
-                     "the trace has a %s point here, the execution %s",
+                     "the trace has point %s here, the execution %s",
                      ftfuzz_point_kind_name(e->kind),
                      ftfuzz_point_kind_name(d->kind));
             return FTFUZZ_DIVERGED;

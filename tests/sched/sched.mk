@@ -26,3 +26,9 @@ $(SCHED_TEST_DIR)/unmanaged: tests/sched/unmanaged.c $(SCHED_LIB) $(WRAP_FLAGS_F
 TEST_PROGRAMS += $(foreach p,$(SCHED_TWINS),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_DIR)/$(p)_correct) \
                  $(foreach p,$(SCHED_SINGLES),$(SCHED_TEST_DIR)/$(p)) \
                  $(SCHED_TEST_DIR)/lost_update_modified $(SCHED_TEST_DIR)/unmanaged
+
+$(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(SCHED_TEST_CFLAGS) -I$(ROOT)/include -pthread $< -o $@ $(SCHED_LDFLAGS)
+
+TEST_PROGRAMS += $(SCHED_TEST_DIR)/unit_strategies

@@ -1,0 +1,734 @@
+/*
+ * ftfuzz: the command.  One entry point, subcommands from commands.def.
+ *
+ * explore and replay drive programs built with scripts/ftfuzz-cc: each
+ * schedule runs in a fresh process (so no state survives between runs),
+ * with address-space randomization off (set here once and inherited), and
+ * reports back through the result file the program's automatic session
+ * writes (FTFUZZ_RESULT).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef FTFUZZ_ROOT
+#define FTFUZZ_ROOT "."
+#endif
+
+/* --- the command table ------------------------------------------------------ */
+
+struct cmd {
+    const char *name, *args, *summary;
+    int (*run)(int argc, char **argv);
+};
+
+struct flag {
+    const char *cmd, *name, *value, *dflt, *help;
+    const char *set;   /* the value given, or NULL */
+};
+
+#define FTFUZZ_CMD(name, args, summary) static int cmd_##name(int, char **);
+#define FTFUZZ_FLAG(cmd, flag, value, dflt, help)
+#include "commands.def"
+#undef FTFUZZ_CMD
+#undef FTFUZZ_FLAG
+
+static const struct cmd commands[] = {
+#define FTFUZZ_CMD(name, args, summary) {#name, args, summary, cmd_##name},
+#define FTFUZZ_FLAG(cmd, flag, value, dflt, help)
+#include "commands.def"
+#undef FTFUZZ_CMD
+#undef FTFUZZ_FLAG
+};
+
+static struct flag flags[] = {
+#define FTFUZZ_CMD(name, args, summary)
+#define FTFUZZ_FLAG(cmd, flag, value, dflt, help) \
+    {#cmd, flag, value, dflt, help, NULL},
+#include "commands.def"
+#undef FTFUZZ_CMD
+#undef FTFUZZ_FLAG
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    abort();
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: ftfuzz COMMAND [flags] [arguments]\n\n"
+               "ftfuzz finds free-threading races and replays them exactly.\n"
+               "\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'ftfuzz COMMAND --help' describes a command and its flags.\n");
+}
+
+static void
+command_help(const struct cmd *c, FILE *f)
+{
+    fprintf(f, "usage: ftfuzz %s %s\n\n%s\n", c->name, c->args, c->summary);
+    int any = 0;
+    for (size_t i = 0; i < NFLAGS; i++) {
+        if (strcmp(flags[i].cmd, c->name))
+            continue;
+        if (!any++)
+            fprintf(f, "\nflags:\n");
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", flags[i].name,
+                 flags[i].value ? " " : "",
+                 flags[i].value ? flags[i].value : "");
+        fprintf(f, "  %-22s %s", left, flags[i].help);
+        if (flags[i].dflt && *flags[i].dflt)
+            fprintf(f, " (default %s)", flags[i].dflt);
+        fprintf(f, "\n");
+    }
+}
+
+static const char *
+flag(const char *cmd, const char *name)
+{
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (!strcmp(flags[i].cmd, cmd) && !strcmp(flags[i].name, name))
+            return flags[i].set ? flags[i].set : flags[i].dflt;
+    return "";
+}
+
+/*
+ * Parses the flags of `cmd` from argv; returns the index of the first
+ * argument that is not a flag (after "--" if there is one), or -1 after
+ * printing an error.  --help prints help and exits.
+ */
+static int
+parse_flags(const struct cmd *c, int argc, char **argv, int *saw_dashdash)
+{
+    *saw_dashdash = 0;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            *saw_dashdash = 1;
+            return i + 1;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            command_help(c, stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2))
+            return i;
+        const char *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+        struct flag *f = NULL;
+        for (size_t k = 0; k < NFLAGS; k++)
+            if (!strcmp(flags[k].cmd, c->name)
+                && strlen(flags[k].name) == nlen
+                && !strncmp(flags[k].name, a, nlen))
+                f = &flags[k];
+        if (!f) {
+            fprintf(stderr, "ftfuzz %s: unknown flag %s\n", c->name, a);
+            command_help(c, stderr);
+            return -1;
+        }
+        if (!f->value) {
+            if (eq) {
+                fprintf(stderr, "ftfuzz %s: %s takes no value\n", c->name,
+                        f->name);
+                return -1;
+            }
+            f->set = "1";
+        } else if (eq) {
+            f->set = eq + 1;
+        } else if (i + 1 < argc) {
+            f->set = argv[++i];
+        } else {
+            fprintf(stderr, "ftfuzz %s: %s needs a value (%s)\n", c->name,
+                    f->name, f->value);
+            return -1;
+        }
+    }
+    return i;
+}
+
+static int
+parse_u64(const char *cmd, const char *name, uint64_t *out)
+{
+    const char *v = flag(cmd, name);
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (!*v || *end || errno || v[0] == '-') {
+        fprintf(stderr, "ftfuzz %s: %s wants a whole number, not '%s'\n", cmd,
+                name, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* --- running programs -------------------------------------------------------- */
+
+struct run_result {
+    int exited, status, signal;    /* from waitpid */
+    int have_result;               /* the result file was written */
+    char verdict[32];
+    unsigned long long hash, steps, switches;
+};
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+read_result(const char *path, struct run_result *r)
+{
+    FILE *f = fopen(path, "r");
+    r->have_result = 0;
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "verdict %31s", r->verdict);
+        sscanf(line, "hash %llx", &r->hash);
+        sscanf(line, "steps %llu", &r->steps);
+        sscanf(line, "switches %llu", &r->switches);
+    }
+    fclose(f);
+    r->have_result = r->verdict[0] != 0;
+}
+
+/*
+ * Runs argv with extra environment entries ("NAME=VALUE", NULL-ended),
+ * output to log (or inherited when log is NULL).
+ */
+static int
+run_program(char **argv, const char *const *env, const char *log,
+            const char *result_path, struct run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    unlink(result_path);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("ftfuzz: fork");
+        return -1;
+    }
+    if (pid == 0) {
+        for (const char *const *e = env; *e; e++)
+            putenv((char *)*e);
+        if (log) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "ftfuzz: cannot run %s: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    r->exited = WIFEXITED(st);
+    r->status = r->exited ? WEXITSTATUS(st) : 0;
+    r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    read_result(result_path, r);
+    return 0;
+}
+
+static int
+run_failed(const struct run_result *r)
+{
+    return !r->exited || r->status != 0 || !r->have_result
+           || strcmp(r->verdict, "passed");
+}
+
+static const char *
+describe_failure(const struct run_result *r, char *buf, size_t size)
+{
+    if (r->have_result && strcmp(r->verdict, "passed") && r->signal)
+        snprintf(buf, size, "%s (signal %d: %s)", r->verdict, r->signal,
+                 strsignal(r->signal));
+    else if (r->have_result && strcmp(r->verdict, "passed"))
+        snprintf(buf, size, "%s", r->verdict);
+    else if (r->signal)
+        snprintf(buf, size, "signal %d (%s)", r->signal,
+                 strsignal(r->signal));
+    else if (r->exited && r->status == 127 && !r->have_result)
+        snprintf(buf, size, "the program could not be started");
+    else if (r->exited && r->status != 0)
+        snprintf(buf, size, "exit status %d", r->status);
+    else
+        snprintf(buf, size, "no result: was the program built with "
+                            "scripts/ftfuzz-cc?");
+    return buf;
+}
+
+static void
+print_quoted(FILE *f, char **argv)
+{
+    for (char **a = argv; *a; a++) {
+        int plain = strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+                               "QRSTUVWXYZ0123456789-_./=:@%+,")
+                    == strlen(*a) && **a;
+        if (plain)
+            fprintf(f, " %s", *a);
+        else {
+            fputs(" '", f);
+            for (const char *p = *a; *p; p++)
+                if (*p == '\'')
+                    fputs("'\\''", f);
+                else
+                    fputc(*p, f);
+            fputc('\'', f);
+        }
+    }
+}
+
+static void
+print_file(const char *path, FILE *to)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, to);
+    fclose(f);
+}
+
+static int
+copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    if (!in || !out) {
+        if (in)
+            fclose(in);
+        return -1;
+    }
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    return fclose(out);
+}
+
+/* Address-space layout must not differ between runs (DESIGN-NOTES §5). */
+static void
+disable_aslr(void)
+{
+    int pers = personality(0xffffffff);
+    if (pers != -1)
+        personality((unsigned long)pers | ADDR_NO_RANDOMIZE);
+}
+
+static int
+make_dir(const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ftfuzz: cannot create %s: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- explore ----------------------------------------------------------------- */
+
+static int
+cmd_explore(int argc, char **argv)
+{
+    const struct cmd *c = find_cmd("explore");
+    int dd;
+    int first = parse_flags(c, argc, argv, &dd);
+    if (first < 0)
+        return 2;
+    if (first >= argc) {
+        fprintf(stderr, "ftfuzz explore: no program given\n");
+        command_help(c, stderr);
+        return 2;
+    }
+    char **prog = argv + first;
+    uint64_t iterations, seed, max_steps, watchdog;
+    if (parse_u64("explore", "--iterations", &iterations)
+        || parse_u64("explore", "--seed", &seed)
+        || parse_u64("explore", "--max-steps", &max_steps)
+        || parse_u64("explore", "--watchdog", &watchdog))
+        return 2;
+    int quiet = *flag("explore", "--quiet") != 0;
+    const char *out = flag("explore", "--out");
+    char strategy[256];
+    snprintf(strategy, sizeof strategy, "%s", flag("explore", "--strategy"));
+    if (!strncmp(strategy, "replay", 6)) {
+        fprintf(stderr, "ftfuzz explore: use 'ftfuzz replay' for traces\n");
+        return 2;
+    }
+    if (access(prog[0], X_OK) != 0 && !strchr(prog[0], '/')) {
+        /* left to execvp's PATH search */
+    } else if (access(prog[0], X_OK) != 0) {
+        fprintf(stderr, "ftfuzz explore: %s: %s\n", prog[0],
+                strerror(errno));
+        return 2;
+    }
+    if (make_dir(out))
+        return 2;
+    disable_aslr();
+
+    char trace[4096], result[4096], log[4096];
+    snprintf(trace, sizeof trace, "%s/last.trace", out);
+    snprintf(result, sizeof result, "%s/last.result", out);
+    snprintf(log, sizeof log, "%s/last.log", out);
+    char env_strategy[320], env_seed[64], env_trace[4200], env_result[4200];
+    char env_steps[64], env_watchdog[64];
+    snprintf(env_trace, sizeof env_trace, "FTFUZZ_TRACE_OUT=%s", trace);
+    snprintf(env_result, sizeof env_result, "FTFUZZ_RESULT=%s", result);
+    snprintf(env_steps, sizeof env_steps, "FTFUZZ_MAX_STEPS=%llu",
+             (unsigned long long)max_steps);
+    snprintf(env_watchdog, sizeof env_watchdog, "FTFUZZ_WATCHDOG_SECONDS=%llu",
+             (unsigned long long)watchdog);
+    const char *env[] = { env_strategy, env_seed, env_trace, env_result,
+                          env_steps, env_watchdog, "FTFUZZ_QUIET=1", NULL };
+    struct run_result r;
+
+    /* PCT needs k, the length of a run: measure it with one run. */
+    if (!strncmp(strategy, "pct:", 4) && !strstr(strategy, ":k=")) {
+        snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=pct:1");
+        snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
+                 (unsigned long long)seed);
+        if (run_program(prog, env, log, result, &r) != 0)
+            return 2;
+        if (!r.have_result) {
+            char why[256];
+            fprintf(stderr, "ftfuzz explore: the calibration run failed: "
+                            "%s\n", describe_failure(&r, why, sizeof why));
+            print_file(log, stderr);
+            return 2;
+        }
+        size_t n = strlen(strategy);
+        snprintf(strategy + n, sizeof strategy - n, ":k=%llu",
+                 r.steps ? r.steps : 1);
+        if (!quiet)
+            printf("explore: a run takes %llu scheduling points; "
+                   "strategy %s\n", r.steps, strategy);
+    }
+    snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=%s",
+             strategy);
+
+    double t0 = now_s(), last = t0;
+    for (uint64_t i = 0; i < iterations; i++) {
+        uint64_t s = seed + i;
+        snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
+                 (unsigned long long)s);
+        if (run_program(prog, env, log, result, &r) != 0)
+            return 2;
+        if (r.exited && r.status == 2 && !r.have_result) {
+            fprintf(stderr, "ftfuzz explore: the program rejected its "
+                            "settings:\n");
+            print_file(log, stderr);
+            return 2;
+        }
+        if (run_failed(&r)) {
+            char why[256], saved_trace[4200], saved_log[4200];
+            snprintf(saved_trace, sizeof saved_trace, "%s/failing.trace",
+                     out);
+            snprintf(saved_log, sizeof saved_log, "%s/failing.log", out);
+            copy_file(trace, saved_trace);
+            copy_file(log, saved_log);
+            printf("explore: FAILING schedule after %llu of %llu "
+                   "iterations: %s\n",
+                   (unsigned long long)i + 1, (unsigned long long)iterations,
+                   describe_failure(&r, why, sizeof why));
+            if (r.have_result)
+                printf("explore: trace hash 0x%016llx, %llu steps, %llu "
+                       "switches\n", r.hash, r.steps, r.switches);
+            if (!quiet) {
+                printf("---- program output (%s) ----\n", saved_log);
+                fflush(stdout);
+                print_file(saved_log, stdout);
+                printf("----\n");
+            }
+            printf("replay the schedule:\n  %s/build/bin/ftfuzz replay "
+                   "--trace %s --", FTFUZZ_ROOT, saved_trace);
+            print_quoted(stdout, prog);
+            printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
+                   "FTFUZZ_SEED=%llu", strategy, (unsigned long long)s);
+            print_quoted(stdout, prog);
+            printf("\n");
+            return 1;
+        }
+        double t = now_s();
+        if (!quiet && (t - last >= 2.0 || i + 1 == iterations)) {
+            printf("explore: %llu/%llu schedules, no failure (%.0f runs/s)\n",
+                   (unsigned long long)i + 1, (unsigned long long)iterations,
+                   (double)(i + 1) / (t - t0 > 0 ? t - t0 : 1e-9));
+            fflush(stdout);
+            last = t;
+        }
+    }
+    printf("explore: no failing schedule in %llu iterations (strategy %s, "
+           "seeds %llu..%llu)\n",
+           (unsigned long long)iterations, strategy,
+           (unsigned long long)seed,
+           (unsigned long long)(seed + iterations - 1));
+    return 0;
+}
+
+/* --- replay ------------------------------------------------------------------ */
+
+static int
+read_trace_header(const char *path, unsigned long long *hash)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ftfuzz replay: cannot open %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    char line[512];
+    int version = 0, ok = 0;
+    if (fgets(line, sizeof line, f))
+        sscanf(line, "ftfuzz-trace %d", &version);
+    while (version == 1 && fgets(line, sizeof line, f))
+        if (sscanf(line, "hash %llx", hash) == 1)
+            ok = 1;
+    fclose(f);
+    if (version != 1 || !ok) {
+        fprintf(stderr, "ftfuzz replay: %s is not an ftfuzz trace "
+                        "(or was truncated)\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+cmd_replay(int argc, char **argv)
+{
+    const struct cmd *c = find_cmd("replay");
+    int dd;
+    int first = parse_flags(c, argc, argv, &dd);
+    if (first < 0)
+        return 2;
+    const char *trace = flag("replay", "--trace");
+    if (!*trace) {
+        fprintf(stderr, "ftfuzz replay: --trace FILE is required\n");
+        command_help(c, stderr);
+        return 2;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "ftfuzz replay: no program given (after --)\n");
+        return 2;
+    }
+    uint64_t times;
+    if (parse_u64("replay", "--times", &times))
+        return 2;
+    if (times == 0)
+        times = 1;
+    int quiet = *flag("replay", "--quiet") != 0;
+    unsigned long long want;
+    if (read_trace_header(trace, &want))
+        return 2;
+    disable_aslr();
+
+    char dir[] = "/tmp/ftfuzz-replay-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("ftfuzz replay: mkdtemp");
+        return 2;
+    }
+    char result[256], log[256], env_strategy[4200], env_result[300];
+    snprintf(result, sizeof result, "%s/result", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=replay:%s",
+             trace);
+    snprintf(env_result, sizeof env_result, "FTFUZZ_RESULT=%s", result);
+    const char *env[] = { env_strategy, env_result, "FTFUZZ_QUIET=1", NULL };
+    char **prog = argv + first;
+    uint64_t same = 0;
+    char first_verdict[64] = "";
+    int rc = 0;
+    for (uint64_t i = 0; i < times; i++) {
+        struct run_result r;
+        if (run_program(prog, env, log, result, &r) != 0) {
+            rc = 2;
+            break;
+        }
+        char why[256];
+        const char *verdict = run_failed(&r)
+                                  ? describe_failure(&r, why, sizeof why)
+                                  : "passed";
+        if (i == 0) {
+            snprintf(first_verdict, sizeof first_verdict, "%s", verdict);
+            if (!quiet) {
+                printf("---- program output ----\n");
+                fflush(stdout);
+                print_file(log, stdout);
+                printf("----\n");
+            }
+        }
+        if (r.have_result && !strcmp(r.verdict, "diverged")) {
+            printf("replay: run %llu DIVERGED from the trace\n",
+                   (unsigned long long)i + 1);
+            if (i > 0 || quiet)
+                print_file(log, stdout);
+            rc = 1;
+            break;
+        }
+        if (r.have_result && r.hash == want)
+            same++;
+        else if (!quiet)
+            printf("replay: run %llu: %s, hash 0x%016llx (trace: "
+                   "0x%016llx)\n",
+                   (unsigned long long)i + 1, verdict, r.hash, want);
+    }
+    if (rc == 0) {
+        printf("replay: %s, trace hash 0x%016llx in %llu of %llu runs\n",
+               first_verdict, want, (unsigned long long)same,
+               (unsigned long long)times);
+        rc = same == times ? 0 : 1;
+    }
+    unlink(result);
+    unlink(log);
+    rmdir(dir);
+    return rc;
+}
+
+/* --- the rest ---------------------------------------------------------------- */
+
+static int
+cmd_fuzz(int argc, char **argv)
+{
+    int dd;
+    if (parse_flags(find_cmd("fuzz"), argc, argv, &dd) < 0)
+        return 2;
+    if (argc > 1) {
+        fprintf(stderr, "ftfuzz fuzz: there are no CPython fuzz targets yet "
+                        "(they come with the harness work); "
+                        "'ftfuzz targets' lists what exists\n");
+        return 2;
+    }
+    /* The default campaign until the CPython targets exist: the embedding
+     * smoke program, then the scheduler on a racy C program. */
+    char smoke[4096], racy[4096];
+    snprintf(smoke, sizeof smoke, "%s/build/tests/embed/smoke", FTFUZZ_ROOT);
+    snprintf(racy, sizeof racy, "%s/build/tests/sched/lost_update",
+             FTFUZZ_ROOT);
+    printf("fuzz: step 1/2: free-threaded debug CPython embedded: %s\n",
+           smoke);
+    fflush(stdout);
+    char *smoke_argv[] = { smoke, NULL };
+    struct run_result r;
+    if (run_program(smoke_argv, (const char *const[]){ NULL }, NULL,
+                    "/dev/null", &r) != 0
+        || !r.exited || r.status != 0) {
+        fprintf(stderr, "fuzz: the smoke program failed (run 'make cpython "
+                        "all' first)\n");
+        return 1;
+    }
+    printf("fuzz: step 2/2: the scheduler explores a lost-update race "
+           "(%s)\n", racy);
+    fflush(stdout);
+    char out[4096];
+    snprintf(out, sizeof out, "%s/findings", FTFUZZ_ROOT);
+    char *explore_argv[] = { "explore", "--iterations", "2000", "--out", out,
+                             "--", racy, NULL };
+    int rc = cmd_explore(7, explore_argv);
+    if (rc == 1) {
+        printf("fuzz: the race was found and saved in %s\n", out);
+        return 0;
+    }
+    return rc == 0 ? 1 : rc;
+}
+
+static int
+cmd_minimize(int argc, char **argv)
+{
+    int dd;
+    if (parse_flags(find_cmd("minimize"), argc, argv, &dd) < 0)
+        return 2;
+    fprintf(stderr, "ftfuzz minimize: not available yet: it needs the "
+                    "CPython fuzz targets\n");
+    return 2;
+}
+
+static int
+cmd_regress(int argc, char **argv)
+{
+    int dd;
+    if (parse_flags(find_cmd("regress"), argc, argv, &dd) < 0)
+        return 2;
+    fprintf(stderr, "ftfuzz regress: not available yet: it needs the "
+                    "CPython fuzz targets and corpus/regressions/\n");
+    return 2;
+}
+
+static int
+cmd_targets(int argc, char **argv)
+{
+    int dd;
+    if (parse_flags(find_cmd("targets"), argc, argv, &dd) < 0)
+        return 2;
+    printf("fuzz targets: none built yet (the CPython harnesses come "
+           "next).\n"
+           "scheduler programs: build one with scripts/ftfuzz-cc and run "
+           "'ftfuzz explore -- PROGRAM'.\n");
+    return 0;
+}
+
+static int
+cmd_env(int argc, char **argv)
+{
+    int dd;
+    if (parse_flags(find_cmd("env"), argc, argv, &dd) < 0)
+        return 2;
+#define FTFUZZ_ENV(name, dflt, help) \
+    printf("  %-24s %s%s%s%s\n", #name, help, *dflt ? " (default " : "", \
+           dflt, *dflt ? ")" : "");
+#include "ftfuzz/envs.def"
+#undef FTFUZZ_ENV
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
+        || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "ftfuzz: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,155 @@
+/* Unit checks of the strategies, driven directly through the strategy
+ * interface with made-up decisions (no threads). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftfuzz/sched.h"
+
+static int checks, failures;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        checks++;                                                          \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+        }                                                                  \
+    } while (0)
+
+static const unsigned two[] = { 0, 1 };
+static const unsigned three[] = { 0, 1, 2 };
+
+static ftfuzz_decision
+decision(uint64_t step, unsigned current, int can, const unsigned *cand,
+         unsigned n, unsigned nrunnable)
+{
+    ftfuzz_decision d = {
+        .step = step, .current = current, .current_can_continue = can,
+        .kind = FTFUZZ_POINT_ATOMIC_LOAD, .ncandidates = n,
+        .nrunnable = nrunnable, .candidates = cand,
+    };
+    return d;
+}
+
+static void
+test_bytes(void)
+{
+    /* delta 5 -> choice 1; delta 0x81 0x01 (= 129) -> choice 4; then a
+     * truncated varint. */
+    const uint8_t buf[] = { 5, 1, 0x81, 0x01, 4, 0x80 };
+    ftfuzz_strategy *s = ftfuzz_strategy_bytes(buf, sizeof buf);
+    uint64_t next = 0;
+    ftfuzz_decision d = decision(1, 0, 1, two, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 0);    /* not due: stay on T0 */
+    CHECK(next == 5);
+    d = decision(5, 0, 1, two, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 1);    /* 1 % 2 */
+    CHECK(next == 5 + 129);
+    d = decision(134, 1, 1, three, 3, 3);
+    CHECK(s->choose(s, &d, &next) == 1);    /* 4 % 3 */
+    CHECK(next == UINT64_MAX);              /* truncated: exhausted */
+    /* Exhausted: the current thread keeps running ... */
+    d = decision(100000, 2, 1, three, 3, 3);
+    CHECK(s->choose(s, &d, &next) == 2);
+    /* ... and when it stops the turn goes round-robin by id. */
+    const unsigned others[] = { 0, 1 };
+    d = decision(100001, 2, 0, others, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 0);
+    d = decision(100002, 0, 0, (const unsigned[]){ 1, 2 }, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 0);    /* T1 is next after T0 */
+    /* Nothing runnable: the earliest timed waiter. */
+    d = decision(100003, 0, 0, (const unsigned[]){ 2, 1 }, 2, 0);
+    CHECK(s->choose(s, &d, &next) == 0);
+    s->destroy(s);
+
+    /* An empty buffer never preempts. */
+    s = ftfuzz_strategy_bytes(NULL, 0);
+    d = decision(1, 0, 1, two, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 0 && next == UINT64_MAX);
+    char text[64];
+    s->describe(s, text, sizeof text);
+    CHECK(strcmp(text, "bytes:") == 0);
+    s->destroy(s);
+}
+
+static void
+test_pct(void)
+{
+    /* Depth 1: no change points; the same thread always wins. */
+    ftfuzz_strategy *s = ftfuzz_strategy_pct(1, 100, 42);
+    s->thread_started(s, 0);
+    s->thread_started(s, 1);
+    uint64_t next;
+    ftfuzz_decision d = decision(1, 0, 1, two, 2, 2);
+    unsigned first = s->choose(s, &d, &next);
+    CHECK(next == UINT64_MAX);
+    for (uint64_t step = 2; step < 50; step++) {
+        d = decision(step, two[first], 1, two, 2, 2);
+        CHECK(s->choose(s, &d, &next) == first);
+    }
+    /* A yield drops the winner below the other thread. */
+    s->yielded(s, two[first]);
+    d = decision(50, two[first], 1, two, 2, 2);
+    CHECK(s->choose(s, &d, &next) == 1 - first);
+    s->destroy(s);
+
+    /* Depth 3 has two change points within [1, k]. */
+    s = ftfuzz_strategy_pct(3, 10, 7);
+    s->thread_started(s, 0);
+    d = decision(0, 0, 1, two, 1, 1);
+    s->choose(s, &d, &next);
+    CHECK(next >= 1 && next <= 10);
+    s->destroy(s);
+}
+
+static void
+test_parse(void)
+{
+    char err[512];
+    const char *good[] = { "pct:3", "pct:2:k=100", "random", "random:0.5",
+                           "bytes:0a01", "bytes:" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ftfuzz_strategy *s = ftfuzz_strategy_parse(good[i], 1, err, sizeof err);
+        CHECK(s != NULL);
+        if (s)
+            s->destroy(s);
+    }
+    const char *bad[] = { "", "pct", "pct:0", "pct:x", "pct:3:k=0",
+                          "random:2", "random:x", "bytes:0", "bytes:zz",
+                          "replay:", "nonsense" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        ftfuzz_strategy *s = ftfuzz_strategy_parse(bad[i], 1, err, sizeof err);
+        CHECK(s == NULL && err[0] != 0);
+    }
+    /* Malformed and truncated traces are refused with a message. */
+    FILE *f = fopen("/tmp/ftfuzz-unit-bad.trace", "w");
+    fputs("ftfuzz-trace 1\nsteps 10\nswitch 5 0 9 no_such_kind 0 x\n", f);
+    fclose(f);
+    CHECK(ftfuzz_strategy_replay("/tmp/ftfuzz-unit-bad.trace", err, sizeof err) == NULL);
+    CHECK(strstr(err, "malformed") != NULL);
+    f = fopen("/tmp/ftfuzz-unit-bad.trace", "w");
+    fputs("ftfuzz-trace 1\nswitch 5 0 1 atomic_load 0 x\n", f);
+    fclose(f);
+    CHECK(ftfuzz_strategy_replay("/tmp/ftfuzz-unit-bad.trace", err, sizeof err) == NULL);
+    CHECK(strstr(err, "truncated") != NULL);
+    f = fopen("/tmp/ftfuzz-unit-bad.trace", "w");
+    fputs("GIF89a\n", f);
+    fclose(f);
+    CHECK(ftfuzz_strategy_replay("/tmp/ftfuzz-unit-bad.trace", err, sizeof err) == NULL);
+    CHECK(strstr(err, "not an ftfuzz trace") != NULL);
+    remove("/tmp/ftfuzz-unit-bad.trace");
+    CHECK(ftfuzz_strategy_replay("/nonexistent/t", err, sizeof err) == NULL);
+}
+
+int
+main(void)
+{
+    test_bytes();
+    test_pct();
+    test_parse();
+    printf("%d checks, %d failed\n", checks, failures);
+    return failures != 0;
+}
