@@ -2,6 +2,7 @@
 TEST_PROGRAMS :=
 include tests/sched/sched.mk
 include tests/embed/embed.mk
+include tests/bench/bench.mk
 
 .PHONY: tests-build
 tests-build: $(TEST_PROGRAMS)

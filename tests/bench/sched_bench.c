@@ -1,0 +1,151 @@
+/* Scheduler microbenchmarks (make bench).  Built twice: with the hooks and
+ * the scheduler runtime (SCHED defined), and plain, for the baselines.
+ *
+ *   sched_bench point N     ns per atomic load: outside a session (idle
+ *                           hooks) and inside one that never switches
+ *   sched_bench handoff N   ns per switch between two threads
+ *   sched_bench locks N     seconds for 4 threads x N mutex round trips
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef SCHED
+#include "ftfuzz/sched.h"
+#endif
+
+static long shared_word;
+static long counter;
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static long iterations;
+
+#ifdef SCHED
+/* Inside a session clock_gettime() is virtual; the benchmark wants the real
+ * one, which --wrap leaves reachable under this name. */
+int __real_clock_gettime(clockid_t clock, struct timespec *ts);
+#define clock_gettime __real_clock_gettime
+#endif
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static __attribute__((noinline)) long
+load_loop(long n)
+{
+    long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += __atomic_load_n(&shared_word, __ATOMIC_RELAXED);
+    return sum;
+}
+
+static __attribute__((unused)) void *
+load_worker(void *arg)
+{
+    (void)arg;
+    load_loop(iterations);
+    return NULL;
+}
+
+static void *
+lock_worker(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < iterations; i++) {
+        pthread_mutex_lock(&m);
+        counter++;
+        pthread_mutex_unlock(&m);
+    }
+    return NULL;
+}
+
+#ifdef SCHED
+static ftfuzz_strategy *strategy;
+static void
+begin(const char *spec)
+{
+    char err[256];
+    strategy = ftfuzz_strategy_parse(spec, 1, err, sizeof err);
+    ftfuzz_sched_config cfg = { .strategy = strategy,
+                                .max_steps = UINT64_MAX / 2,
+                                .quantum = UINT64_MAX / 4 };
+    if (!strategy || ftfuzz_sched_begin(&cfg) != 0)
+        exit(2);
+}
+static ftfuzz_sched_result
+end(void)
+{
+    ftfuzz_sched_result r = ftfuzz_sched_end();
+    strategy->destroy(strategy);
+    return r;
+}
+#endif
+
+static void
+run_threads(int n, void *(*fn)(void *))
+{
+    pthread_t t[8];
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, fn, NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s point|handoff|locks N\n", argv[0]);
+        return 2;
+    }
+    iterations = atol(argv[2]);
+    const char *mode = argv[1];
+    if (!strcmp(mode, "point")) {
+        double t0 = now();
+        load_loop(iterations);
+        double idle = now() - t0;
+        printf("idle_ns_per_point %.3f\n", idle * 1e9 / iterations);
+#ifdef SCHED
+        begin("pct:1");
+        t0 = now();
+        load_loop(iterations);
+        double in = now() - t0;
+        end();
+        printf("session_ns_per_point %.3f\n", in * 1e9 / iterations);
+#endif
+    } else if (!strcmp(mode, "handoff")) {
+#ifdef SCHED
+        begin("random:1");
+        double t0 = now();
+        run_threads(2, load_worker);
+        double t = now() - t0;
+        ftfuzz_sched_result r = end();
+        printf("switches %llu ns_per_switch %.1f\n",
+               (unsigned long long)r.switches, t * 1e9 / r.switches);
+#else
+        printf("handoff needs the scheduler\n");
+#endif
+    } else if (!strcmp(mode, "locks")) {
+#ifdef SCHED
+        begin("pct:3");
+#endif
+        double t0 = now();
+        run_threads(4, lock_worker);
+        double t = now() - t0;
+#ifdef SCHED
+        ftfuzz_sched_result r = end();
+        printf("switches %llu ", (unsigned long long)r.switches);
+#endif
+        printf("seconds %.4f counter %ld\n", t, counter);
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    return 0;
+}
