@@ -107,11 +107,11 @@ sched_report_stack(char **buf, size_t *len, size_t *cap, void *const *frames,
         while (out && fgets(line, sizeof line, out) && line[0] != '\n') {
             line[strcspn(line, "\n")] = 0;
             int k = nf < 8 ? nf++ : 7;
-            snprintf(fns[k], sizeof fns[k], "%s", line);
+            snprintf(fns[k], sizeof fns[k], "%.255s", line);
             if (!fgets(line, sizeof line, out))
                 break;
             line[strcspn(line, "\n")] = 0;
-            snprintf(locs[k], sizeof locs[k], "%s", line);
+            snprintf(locs[k], sizeof locs[k], "%.511s", line);
         }
         if (nf == 0) {
             sched_report_append(buf, len, cap, "    #%d %s+0x%lx\n",

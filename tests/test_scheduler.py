@@ -198,3 +198,22 @@ def test_strategy_units():
     r = run([prog("unit_strategies")])
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"\d+ checks, 0 failed", r.stdout)
+
+
+def test_the_runtime_and_programs_build_with_gcc(tmp_path):
+    """gcc builds the runtime, and the hooks work with gcc's stdatomic."""
+    build = tmp_path / "gcc-build"
+    targets = [f"{build}/lib/libftfuzz_sched.a", f"{build}/lib/ftfuzz_auto.o",
+               f"{build}/wrap.flags"]
+    r = run(["make", "-s", "-C", ROOT, f"BUILD={build}", "CC=gcc"] + targets)
+    assert r.returncode == 0, r.stdout + r.stderr
+    exe = tmp_path / "spinlock"
+    r = run([os.path.join(ROOT, "scripts", "ftfuzz-cc"), "-std=c11", "-O1",
+             "-g", "-Wall", "-Wextra", "-Werror",
+             os.path.join(ROOT, "tests", "sched", "spinlock.c"), "-o",
+             str(exe)],
+            env={"FTFUZZ_CC": "gcc", "FTFUZZ_BUILD": str(build)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run([FTFUZZ, "explore", "--quiet", "--iterations", "200", "--out",
+             str(tmp_path / "out"), "--", str(exe)])
+    assert r.returncode == 1 and "crash" in r.stdout, r.stdout + r.stderr

@@ -16,7 +16,7 @@
 #include "ftfuzz/sched.h"
 #endif
 
-static long shared_word;
+static volatile long shared_word;
 static long counter;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static long iterations;
@@ -41,7 +41,7 @@ load_loop(long n)
 {
     long sum = 0;
     for (long i = 0; i < n; i++)
-        sum += __atomic_load_n(&shared_word, __ATOMIC_RELAXED);
+        sum += __atomic_load_n(&shared_word, __ATOMIC_ACQUIRE);
     return sum;
 }
 
