@@ -87,7 +87,7 @@ auto_exit(void)
     /* exit() from any thread ends the program: the others are parked.
      * A replay that ran out early, or past its end, has diverged. */
     if (sched.strategy && sched.strategy->finished
-        && sched.strategy->finished(sched.strategy, sched.step)) {
+        && sched.strategy->finished(sched.strategy, ftfuzz_sched_step)) {
         sched.verdict = FTFUZZ_VERDICT_DIVERGED;
         fprintf(stderr, "==ftfuzz== FINDING: diverged\ndivergence: %s\n",
                 sched.strategy->divergence(sched.strategy));

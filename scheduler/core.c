@@ -3,8 +3,8 @@
  * blocking and waking.  See sched_internal.h for who may touch what.
  *
  * A point has a fast path and a slow path.  The fast path (atomic points
- * only) counts the step and compares it with `next_consult`, the earliest
- * step at which anything may change: the strategy's next preemption, the
+ * only, inline at each site: atomic_hooks.h) counts the step and compares it
+ * with ftfuzz_sched_next, the earliest step at which anything may change: the strategy's next preemption, the
  * fairness quantum or the livelock cap.  Everything else (asking the
  * strategy, recording the switch, the hand-off) is in the slow path, and so
  * is every primitive point, because primitives change who can run.
@@ -21,6 +21,10 @@
 
 /* Read at every hooked atomic site; see atomic_hooks.h. */
 FTFUZZ_EXPORT int ftfuzz_hook_active;
+FTFUZZ_EXPORT __thread int ftfuzz_thread_managed
+    __attribute__((tls_model("initial-exec")));
+FTFUZZ_EXPORT unsigned long long ftfuzz_sched_step;
+FTFUZZ_EXPORT unsigned long long ftfuzz_sched_next = UINT64_MAX;
 
 struct sched_session sched;
 __thread struct sched_thread *sched_self
@@ -129,9 +133,9 @@ sched_set_next_consult(void)
         next = fair;
     if (sched.max_steps < next)
         next = sched.max_steps;
-    if (next <= sched.step)
-        next = sched.step + 1;
-    sched.next_consult = next;
+    if (next <= ftfuzz_sched_step)
+        next = ftfuzz_sched_step + 1;
+    ftfuzz_sched_next = next;
 }
 
 static void
@@ -165,7 +169,7 @@ sched_deadlock(void)
     sched_report_append(&buf, &len, &cap,
                         "deadlock: every thread is blocked and no timeout "
                         "can fire (step %llu)\n",
-                        (unsigned long long)sched.step);
+                        (unsigned long long)ftfuzz_sched_step);
     sched_report_threads(&buf, &len, &cap);
     sched_finding(FTFUZZ_VERDICT_DEADLOCK, buf);
 }
@@ -190,7 +194,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
     int yielding = kind == FTFUZZ_POINT_YIELD || kind == FTFUZZ_POINT_QUANTUM;
     int self_can = self->state == SCHED_T_RUNNABLE;
 
-    if (sched.step >= sched.max_steps)
+    if (ftfuzz_sched_step >= sched.max_steps)
         sched_livelock();
 
     for (unsigned i = 0; i < sched.nthreads; i++) {
@@ -221,7 +225,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         if (n == 0) {
             /* Nobody else can run: keep going, and restart the quantum so
              * that a lone spinner does not come back here every step. */
-            sched.run_start = sched.step;
+            sched.run_start = ftfuzz_sched_step;
             sched_set_next_consult();
             return;
         }
@@ -231,7 +235,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         sched_deadlock();
 
     ftfuzz_decision d = {
-        .step = sched.step,
+        .step = ftfuzz_sched_step,
         .current = self->id,
         .current_can_continue = self_can,
         .kind = kind,
@@ -250,7 +254,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         sched_report_append(&buf, &len, &cap,
                             "divergence: the execution left the recorded "
                             "trace at step %llu (T%u at %s): %s\n",
-                            (unsigned long long)sched.step, self->id,
+                            (unsigned long long)ftfuzz_sched_step, self->id,
                             ftfuzz_point_kind_name(kind), why);
         sched_report_threads(&buf, &len, &cap);
         sched_finding(FTFUZZ_VERDICT_DIVERGED, buf);
@@ -278,8 +282,8 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         flags |= SCHED_SWITCH_TIMEOUT;
     }
     sched.switches++;
-    sched_trace_record(sched.step, self->id, to->id, kind, flags, site);
-    sched.run_start = sched.step;
+    sched_trace_record(ftfuzz_sched_step, self->id, to->id, kind, flags, site);
+    sched.run_start = ftfuzz_sched_step;
     sched_set_next_consult();
     if (to == self)
         return;   /* self was the timed waiter chosen to time out */
@@ -294,29 +298,26 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
 void
 sched_point(struct sched_thread *self, int kind, const void *site)
 {
-    uint64_t s = sched.step + 1;
-    __atomic_store_n(&sched.step, s, __ATOMIC_RELAXED);
+    uint64_t s = ftfuzz_sched_step + 1;
+    __atomic_store_n(&ftfuzz_sched_step, s, __ATOMIC_RELAXED);
     sched_decide(self, kind, site);
 }
 
 __attribute__((noinline)) static void
 sched_atomic_slow(struct sched_thread *self, int kind, const void *site)
 {
-    if (sched.step >= sched.run_start + sched.quantum && kind != 0)
+    if (ftfuzz_sched_step >= sched.run_start + sched.quantum && kind != 0)
         kind = FTFUZZ_POINT_QUANTUM;
     sched_decide(self, kind, site);
 }
 
+/* The inline fast path (atomic_hooks.h) counted the step already. */
 FTFUZZ_EXPORT void
 ftfuzz_atomic_point(const volatile void *addr, int kind)
 {
     (void)addr;
     struct sched_thread *self = sched_self;
     if (__builtin_expect(self == NULL, 0))
-        return;
-    uint64_t s = sched.step + 1;
-    __atomic_store_n(&sched.step, s, __ATOMIC_RELAXED);
-    if (__builtin_expect(s < sched.next_consult, 1))
         return;
     sched_atomic_slow(self, kind, __builtin_return_address(0));
 }
@@ -419,7 +420,7 @@ sched_thread_exit(struct sched_thread *self)
     sched_wake_all(self);
     sched_wake_all(&sched);
     sched_point(self, FTFUZZ_POINT_THREAD_EXIT, __builtin_return_address(0));
-    sched_self = NULL;
+    sched_set_self(NULL);
 }
 
 /* --- findings -------------------------------------------------------------- */
@@ -466,6 +467,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
         return -1;
     }
     memset(&sched, 0, sizeof sched);
+    ftfuzz_sched_step = 0;
     sched.strategy = cfg->strategy;
     sched.max_steps = cfg->max_steps ? cfg->max_steps
                                      : env_u64("FTFUZZ_MAX_STEPS", 10000000);
@@ -496,7 +498,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     sched_set_next_consult();
     sched.active = 1;
     sched_watchdog_start();
-    sched_self = t;
+    sched_set_self(t);
     __atomic_store_n(&ftfuzz_hook_active, 1, __ATOMIC_SEQ_CST);
     return 0;
 }
@@ -506,7 +508,7 @@ ftfuzz_sched_snapshot(void)
 {
     ftfuzz_sched_result r = {
         .verdict = sched.verdict,
-        .steps = sched.step,
+        .steps = ftfuzz_sched_step,
         .switches = sched.switches,
         .trace_hash = sched_trace_final_hash(),
     };
@@ -532,20 +534,20 @@ ftfuzz_sched_end(void)
                     SCHED_NO_DEADLINE, __builtin_return_address(0));
     }
     if (sched.strategy->finished
-        && sched.strategy->finished(sched.strategy, sched.step)) {
+        && sched.strategy->finished(sched.strategy, ftfuzz_sched_step)) {
         char *buf = NULL;
         size_t len = 0, cap = 0;
         sched_report_append(&buf, &len, &cap,
                             "divergence: the execution ended at step %llu "
                             "but the recorded trace goes on: %s\n",
-                            (unsigned long long)sched.step,
+                            (unsigned long long)ftfuzz_sched_step,
                             sched.strategy->divergence
                                 ? sched.strategy->divergence(sched.strategy)
                                 : "");
         sched_finding(FTFUZZ_VERDICT_DIVERGED, buf);
     }
     __atomic_store_n(&ftfuzz_hook_active, 0, __ATOMIC_SEQ_CST);
-    sched_self = NULL;
+    sched_set_self(NULL);
     sched.active = 0;
     if (sched.trace_out[0])
         ftfuzz_sched_write_trace(sched.trace_out);

@@ -223,7 +223,7 @@ watchdog_main(void *arg)
             idle_ms = 0;
             continue;
         }
-        uint64_t s = __atomic_load_n(&sched.step, __ATOMIC_RELAXED);
+        uint64_t s = __atomic_load_n(&ftfuzz_sched_step, __ATOMIC_RELAXED);
         if (s != last) {
             last = s;
             idle_ms = 0;

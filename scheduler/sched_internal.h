@@ -2,8 +2,9 @@
  * Private to scheduler/: the session state shared by the .c files.
  *
  * Protocol.  Exactly one managed thread holds the turn.  Every field of
- * `sched` below is read and written only by the thread holding the turn,
- * except `step`, which the watchdog thread reads (relaxed) to see progress,
+ * `sched` below, and ftfuzz_sched_step and ftfuzz_sched_next, are read and
+ * written only by the thread holding the turn, except the step counter,
+ * which the watchdog thread reads (relaxed) to see progress,
  * and each thread's `turn` word, which is the hand-off itself.  So none of
  * this needs a lock: the hand-off's release/acquire pair orders everything.
  *
@@ -88,10 +89,6 @@ struct sched_switch {
 #define SCHED_SWITCH_TIMEOUT 1
 
 struct sched_session {
-    /* hot: read at every atomic point */
-    uint64_t step;
-    uint64_t next_consult;
-
     int active;
     struct sched_thread *current;
     unsigned nthreads;
@@ -114,6 +111,20 @@ struct sched_session {
 
 extern struct sched_session sched;
 extern __thread struct sched_thread *sched_self;
+
+/* The hot state, read inline at every hooked site (atomic_hooks.h). */
+extern int ftfuzz_hook_active;
+extern __thread int ftfuzz_thread_managed;
+extern unsigned long long ftfuzz_sched_step;
+extern unsigned long long ftfuzz_sched_next;
+
+/* Makes t the calling thread's record (NULL: unmanaged). */
+static inline void
+sched_set_self(struct sched_thread *t)
+{
+    sched_self = t;
+    ftfuzz_thread_managed = t != NULL;
+}
 
 /* core.c */
 void sched_point(struct sched_thread *self, int kind, const void *site);

@@ -22,7 +22,7 @@ sched_thread_start(void *arg)
 {
     struct sched_thread *self = arg;
     self->tid = (pid_t)syscall(SYS_gettid);
-    sched_self = self;
+    sched_set_self(self);
     sched_wait_turn(self);
     void *ret = self->start(self->arg);
     sched_thread_exit(self);

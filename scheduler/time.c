@@ -25,7 +25,7 @@
 uint64_t
 sched_vnow(void)
 {
-    return sched.step * SCHED_NS_PER_STEP + sched.vtime_jump;
+    return ftfuzz_sched_step * SCHED_NS_PER_STEP + sched.vtime_jump;
 }
 
 static int

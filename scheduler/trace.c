@@ -70,7 +70,7 @@ sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
 uint64_t
 sched_trace_final_hash(void)
 {
-    return mix64(trace_hash ^ mix64(sched.step));
+    return mix64(trace_hash ^ mix64(ftfuzz_sched_step));
 }
 
 size_t
@@ -94,7 +94,7 @@ ftfuzz_sched_write_trace(const char *path)
     if (!f)
         return -1;
     fprintf(f, "ftfuzz-trace 1\nstrategy %s\nsteps %llu\nhash 0x%016llx\n",
-            sched.strategy_text, (unsigned long long)sched.step,
+            sched.strategy_text, (unsigned long long)ftfuzz_sched_step,
             (unsigned long long)sched_trace_final_hash());
     for (size_t i = 0; i < trace_len; i++) {
         const struct sched_switch *sw = &trace[i];

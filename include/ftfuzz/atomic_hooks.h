@@ -17,10 +17,8 @@
  *  - each macro argument is evaluated exactly once (statement expressions),
  *    so `__atomic_load_n(p++, ...)` keeps its meaning.
  *
- * The check of ftfuzz_hook_active is inlined at every site: outside a
- * scheduler session a point costs one load and one predictable branch, which
- * is what keeps the hooked build within reach of the plain one.  Inside a
- * session the out-of-line ftfuzz_atomic_point() takes its call site from
+ * The common case is inline at every site (FTFUZZ__POINT below); the
+ * out-of-line ftfuzz_atomic_point() takes its call site from
  * __builtin_return_address(0), which after inlining is the real caller
  * (list_append, _PyMutex_LockTimed, ...).
  */
@@ -51,11 +49,30 @@ enum ftfuzz_atomic_kind {
 /* Non-zero while a scheduler session is open anywhere in the process. */
 extern int ftfuzz_hook_active;
 
-/* Out-of-line slow path: a scheduling point at an atomic access to addr. */
+/* Non-zero in a thread the open session manages. */
+extern __thread int ftfuzz_thread_managed;
+
+/* The session's step counter, and the step at which the scheduler wants
+ * control back.  Only the thread holding the turn writes them. */
+extern unsigned long long ftfuzz_sched_step;
+extern unsigned long long ftfuzz_sched_next;
+
+/* Slow path: a managed thread's point reached ftfuzz_sched_next (the step
+ * is already counted). */
 void ftfuzz_atomic_point(const volatile void *addr, int kind);
 
+/*
+ * The fast path, inline at every site.  Outside a session: one load and a
+ * predicted branch.  In a managed thread: a step count and a compare; the
+ * call happens only where the strategy, the fairness quantum or the step
+ * cap asked for it.  The global flag comes before the thread-local one
+ * because thread-locals cost a call in position-independent code
+ * (extension modules) and the flag is almost always off there.
+ */
 #define FTFUZZ__POINT(addr, kind)                                           \
-    ((*(volatile int *)&ftfuzz_hook_active)                                 \
+    ((__builtin_expect(*(volatile int *)&ftfuzz_hook_active, 0)             \
+      && ftfuzz_thread_managed                                              \
+      && ++ftfuzz_sched_step >= ftfuzz_sched_next)                          \
          ? ftfuzz_atomic_point((const volatile void *)(addr), (kind))       \
          : (void)0)
 
