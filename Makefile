@@ -59,12 +59,37 @@ SCHED_LDFLAGS = $(SCHED_LIB) $(WRAP_FLAGS) -lpthread -ldl -rdynamic
 
 CPYTHON_VARIANTS ?= plain fuzz
 
+# The fuzz variant that test and harness programs embed (SANITIZER=address
+# selects the ASan build of it).
+CPYTHON_FUZZ_DIR := $(BUILD)/cpython-fuzz$(if $(filter address asan,$(SANITIZER)),-asan)
+
 .PHONY: deps cpython
 deps:
 	scripts/deps.sh
 
 cpython: deps
 	@for v in $(CPYTHON_VARIANTS); do scripts/build-cpython.sh --variant $$v || exit 1; done
+
+# Fragments such as tests/embed/embed.mk include the fuzz variant's
+# ftfuzz-cpython.mk while make reads the makefiles.  So goals that build
+# CPython build (or find up to date) the fuzz variant right then, before that
+# include: a cold `make check` builds the embedding programs as well, and after
+# a rebuild (another CPYTHON_SRC, an edited hook header) they link the new
+# interpreter, not the one the link pointed at before.  Other goals
+# (`make all`, `make help`) never start a CPython build; without the fragment
+# they skip the embedding programs.  Not done under `make -n`.
+CPYTHON_FIRST_GOALS := check fuzz bench cpython
+ifneq ($(filter $(CPYTHON_FIRST_GOALS),$(MAKECMDGOALS)),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
+CPYTHON_FIRST_STATUS := $(shell scripts/deps.sh >&2 && \
+	SANITIZER='$(SANITIZER)' CPYTHON_SRC='$(CPYTHON_SRC)' \
+	FTFUZZ_CACHE='$(FTFUZZ_CACHE)' scripts/build-cpython.sh --variant fuzz >&2; \
+	echo $$?)
+ifneq ($(CPYTHON_FIRST_STATUS),0)
+$(error building the fuzz variant of CPython failed (output above))
+endif
+endif
+endif
 
 # --- CLI ----------------------------------------------------------------------
 
