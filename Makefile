@@ -102,7 +102,9 @@ $(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h include/ftfuzz/*.h include/ft
 
 # --- everything else is in these fragments ------------------------------------
 
+include fuzz/fuzz.mk
 include tests/tests.mk
+include harnesses/harness.mk
 
 .PHONY: all fuzz check bench clean distclean help
 all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build

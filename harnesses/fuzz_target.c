@@ -1,0 +1,252 @@
+/*
+ * libFuzzer entry points of the CPython fuzz targets.  One binary per
+ * family: compiled with -DFTFUZZ_FAMILY=HARNESS_LIST and so on
+ * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#ifndef FTFUZZ_FAMILY
+#error "compile with -DFTFUZZ_FAMILY=HARNESS_<family>"
+#endif
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Address-space layout leaks into CPython's behaviour (DESIGN-NOTES §5):
+ * run with randomization off, re-executing once if needed. */
+static void
+harness_no_aslr(char **argv)
+{
+    const char *keep = getenv("FTFUZZ_NO_REEXEC");
+    if (keep && *keep && strcmp(keep, "0") != 0)
+        return;
+    int pers = personality(0xffffffff);
+    if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
+        return;
+    if (personality((unsigned long)pers | ADDR_NO_RANDOMIZE) == -1)
+        return;
+    execv("/proc/self/exe", argv);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    harness_no_aslr(*argv);
+    harness_init((*argv)[0]);
+    return 0;
+}
+
+/*
+ * A crash inside an execution (a CPython assertion, a segfault) is
+ * libFuzzer's to report; the handlers below add the scheduler's figures to
+ * that report and then hand over to libFuzzer's own handler, which is in
+ * place by the first execution.
+ */
+static struct sigaction previous[NSIG];
+static int in_run;
+static pid_t parent_pid;
+
+static void
+harness_crash(int sig, siginfo_t *info, void *uctx)
+{
+    if (in_run) {
+        ftfuzz_sched_result r = ftfuzz_sched_snapshot();
+        fprintf(stderr,
+                "==ftfuzz== crash during an execution: signal %d, step %llu, "
+                "switches %llu, trace hash 0x%016llx\n",
+                sig, (unsigned long long)r.steps,
+                (unsigned long long)r.switches,
+                (unsigned long long)r.trace_hash);
+    }
+    struct sigaction *p = &previous[sig];
+    if (getpid() != parent_pid) {
+        /* A forked execution dies of the signal itself; the parent turns
+         * that into libFuzzer's crash. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    if (p->sa_flags & SA_SIGINFO && p->sa_sigaction) {
+        p->sa_sigaction(sig, info, uctx);
+    } else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+        p->sa_handler(sig);
+    } else {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static void
+harness_chain_handlers(void)
+{
+    static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = harness_crash;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    parent_pid = getpid();
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, &previous[sigs[i]]);
+}
+
+/* Hands SIGABRT back to libFuzzer's own handler. */
+static void
+harness_restore_libfuzzer_abort(void)
+{
+    sigaction(SIGABRT, &previous[SIGABRT], NULL);
+}
+
+/*
+ * Each input runs in a child forked from the initialised parent, so every
+ * execution starts from the identical interpreter state: nothing one input
+ * leaves behind (collector counters, delayed frees, freelists, thread
+ * descriptors reused by glibc, a corrupted object) can change how the next
+ * one runs, and an input replays alone exactly as it ran in the campaign.
+ * libFuzzer's coverage counters are filled in the child and copied back
+ * through shared memory.  A child that dies makes the parent abort, which
+ * is libFuzzer's crash; the child's own report is already on stderr.
+ * FTFUZZ_NO_FORK=1 runs in-process instead (with a warm-up run), for
+ * debugging.
+ */
+/*
+ * Where the inline 8-bit counters are.  Each instrumented module's
+ * constructor registers its counters with libFuzzer; the link wraps that
+ * call (-Wl,--wrap=__sanitizer_cov_8bit_counters_init) so the harness
+ * learns the regions too.  (Referring to __start___sancov_cntrs directly
+ * breaks libFuzzer's own registration.)
+ */
+#define MAX_COUNTER_REGIONS 64
+static struct { uint8_t *start; size_t size; } regions[MAX_COUNTER_REGIONS];
+static size_t nregions, ncounters;
+
+void __real___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop);
+void __wrap___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop);
+
+void
+__wrap___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop)
+{
+    if (nregions < MAX_COUNTER_REGIONS && stop > start) {
+        regions[nregions].start = start;
+        regions[nregions].size = (size_t)(stop - start);
+        ncounters += regions[nregions].size;
+        nregions++;
+    }
+    __real___sanitizer_cov_8bit_counters_init(start, stop);
+}
+
+/* Copies every region's counters to (to_shared) or from the shared page. */
+static void
+harness_copy_counters(uint8_t *shared_counters, int to_shared)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < nregions; i++) {
+        if (to_shared)
+            memcpy(shared_counters + off, regions[i].start, regions[i].size);
+        else
+            memcpy(regions[i].start, shared_counters + off, regions[i].size);
+        off += regions[i].size;
+    }
+}
+
+struct shared_result {
+    ftfuzz_sched_result result;
+    uint8_t counters[];
+};
+
+static struct shared_result *shared;
+
+static int
+harness_forking(void)
+{
+    const char *v = getenv("FTFUZZ_NO_FORK");
+    return !(v && *v && strcmp(v, "0") != 0);
+}
+
+static ftfuzz_sched_result
+harness_run_forked(const prog_program *p)
+{
+    if (shared == NULL) {
+        shared = mmap(NULL, sizeof *shared + ncounters,
+                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                      -1, 0);
+        if (shared == MAP_FAILED) {
+            perror("ftfuzz harness: mmap");
+            abort();
+        }
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("ftfuzz harness: fork");
+        abort();
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        in_run = 1;
+        shared->result = harness_run(p, FTFUZZ_FAMILY, 0);
+        harness_copy_counters(shared->counters, 1);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "==ftfuzz== the execution died of signal %d "
+                            "(%s); its report is above\n",
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            fprintf(stderr, "==ftfuzz== the execution exited with status "
+                            "%d; its report is above\n",
+                    WEXITSTATUS(status));
+        /* libFuzzer's handler saves the input as a crash. */
+        harness_restore_libfuzzer_abort();
+        abort();
+    }
+    harness_copy_counters(shared->counters, 0);
+    return shared->result;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int chained;
+    if (!chained) {
+        harness_chain_handlers();
+        chained = 1;
+    }
+    prog_program *p = malloc(sizeof *p);
+    prog_decode(data, size, p);
+    ftfuzz_sched_result r;
+    if (harness_forking()) {
+        r = harness_run_forked(p);
+    } else {
+        in_run = 1;
+        r = harness_run(p, FTFUZZ_FAMILY, 1);
+        in_run = 0;
+    }
+    const char *trace = getenv("FTFUZZ_PRINT_HASH");
+    if (trace && *trace)
+        fprintf(stderr, "==ftfuzz== trace hash 0x%016llx steps %llu "
+                        "switches %llu\n",
+                (unsigned long long)r.trace_hash,
+                (unsigned long long)r.steps,
+                (unsigned long long)r.switches);
+    free(p);
+    return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * The CPython harness: runs one decoded program on the embedded
+ * free-threaded interpreter under the scheduler.  Private to harnesses/.
+ *
+ * Data path, in order: fuzz input -> prog_decode (fuzz/program.c) ->
+ * harness_run: shared objects (ops_make_object) -> one real Python thread
+ * per thread body, started and joined by _thread inside a scheduler
+ * session -> each body runs its operations (ops_exec) -> verdict.
+ */
+#ifndef FTFUZZ_HARNESS_H
+#define FTFUZZ_HARNESS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "ftfuzz/program.h"
+#include "ftfuzz/sched.h"
+
+/* Operation families: which object kinds a target creates. */
+enum harness_family {
+    HARNESS_LIST,
+    HARNESS_DICT,
+    HARNESS_SET,
+    HARNESS_BYTEARRAY,
+    HARNESS_DEQUE,
+    HARNESS_ITER,
+    HARNESS_MIXED,
+    HARNESS_FAMILY_COUNT
+};
+
+/* Initialises the interpreter once per process; argv0 locates the stdlib
+ * when the build-time home is gone. */
+void harness_init(const char *argv0);
+
+/* Runs one program (after a warm-up run when asked); returns the
+ * scheduler's result. */
+ftfuzz_sched_result harness_run(const prog_program *p, int family,
+                                int warm_up);
+
+/* Maps a program's object kind into the family. */
+int harness_object_kind(int family, uint32_t kind);
+
+/* --- ops.c ------------------------------------------------------------------- */
+
+/* A new shared object of `kind` with `size` elements; iterators iterate
+ * over `source` when it has the right type. */
+PyObject *ops_make_object(int kind, uint32_t size, PyObject *source,
+                          int source_kind);
+
+/* Runs op on objs; a new reference, or NULL with an exception set. */
+PyObject *ops_exec(const prog_op *op, PyObject *const *objs,
+                   const int *kinds, uint32_t nobjs);
+
+/* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
+void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
+                  char *buf, size_t size);
+
+#endif /* FTFUZZ_HARNESS_H */

@@ -1,0 +1,34 @@
+# The CPython fuzz targets: one libFuzzer binary per operation family, all
+# from harnesses/fuzz_target.c with -DFTFUZZ_FAMILY.  They embed the fuzz
+# variant of CPython (its ftfuzz-cpython.mk, read by tests/embed/embed.mk)
+# and link the scheduler, the program format and its custom mutator.
+
+FUZZ_FAMILIES := list dict set bytearray deque iter mixed
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_TARGETS  := $(foreach f,$(FUZZ_FAMILIES),$(FUZZ_DIR)/fuzz_$(f))
+
+ifneq ($(and $(PY_HOME),$(PROG_LIB)),)
+HARNESS_SRCS := harnesses/runtime.c harnesses/ops.c
+HARNESS_OBJS := $(patsubst harnesses/%.c,$(BUILD)/harnesses/%.o,$(HARNESS_SRCS))
+HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
+                 -DFTFUZZ_PY_HOME='"$(PY_HOME)"'
+# Linking with -fsanitize=fuzzer-no-link as well would pull in a runtime
+# whose no-op __sanitizer_cov_8bit_counters_init hides libFuzzer's: the
+# counters would never be registered.  Targets link with -fsanitize=fuzzer
+# (plus the sanitizer of the CPython build) only.
+HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
+
+$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
+	@mkdir -p $(@D)
+	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_GLUE_OBJ) $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(HARNESS_CFLAGS) -DFTFUZZ_FAMILY=HARNESS_$(shell echo $* | tr a-z A-Z) \
+	    -fsanitize=fuzzer $(HARNESS_SAN) $< $(HARNESS_OBJS) $(PROG_GLUE_OBJ) $(PROG_LIB) \
+	    $(PROG_LDLIBS) $(PY_LIBS) $(SCHED_LIB) $(WRAP_FLAGS) \
+	    -Wl,--wrap=__sanitizer_cov_8bit_counters_init -rdynamic -ldl -o $@
+
+all: $(FUZZ_TARGETS)
+.SECONDARY: $(HARNESS_OBJS)
+endif

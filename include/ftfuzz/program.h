@@ -1,0 +1,117 @@
+/*
+ * ftfuzz programs: what one fuzz input means, decoded.
+ *
+ * On the wire a program is the protobuf message ftfuzz.Program
+ * (fuzz/program.proto, compiled by protoc-c at build time).  Decoding
+ * clamps every count and never fails: any byte string is a valid, possibly
+ * empty, program.  The harnesses only ever see this plain C form.
+ */
+#ifndef FTFUZZ_PROGRAM_H
+#define FTFUZZ_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PROG_MAX_OBJECTS 8
+#define PROG_MAX_THREADS 4
+#define PROG_MAX_OPS 16          /* per thread */
+#define PROG_MAX_SCHEDULE 256    /* bytes of the `bytes` strategy */
+#define PROG_MAX_SIZE 16         /* initial length of a shared object */
+#define PROG_MAX_DEPTH 8         /* schedule.depth is 1..PROG_MAX_DEPTH */
+
+/* Shared objects.  An iterator kind iterates over the object `source`
+ * designates (or over a fresh one of the right type). */
+enum prog_object_kind {
+    PROG_LIST = 0,
+    PROG_DICT,
+    PROG_SET,
+    PROG_BYTEARRAY,
+    PROG_DEQUE,
+    PROG_ITER_LIST,
+    PROG_ITER_DICT,
+    PROG_ITER_SET,
+    PROG_ITER_STR,
+    PROG_ITER_BYTES,
+    PROG_ITER_RANGE,
+    PROG_ITER_GENERIC_ALIAS,
+    PROG_KIND_COUNT
+};
+
+/* How the interleaving of a run is chosen. */
+enum prog_strategy {
+    /* the scheduler's `bytes` strategy over schedule.bytes */
+    PROG_SCHED_BYTES = 0,
+    /* PCT with schedule.depth and schedule.seed */
+    PROG_SCHED_PCT,
+    /* a random walk with schedule.seed */
+    PROG_SCHED_RANDOM,
+    PROG_STRATEGY_COUNT
+};
+
+typedef struct prog_object {
+    uint32_t kind;     /* enum prog_object_kind */
+    uint32_t size;     /* < PROG_MAX_SIZE */
+    uint32_t source;   /* < nobjects */
+} prog_object;
+
+typedef struct prog_op {
+    uint32_t code;     /* operation, modulo the target kind's table */
+    uint32_t target;   /* shared object, < nobjects */
+    uint32_t other;    /* second object of cross-object operations */
+    int32_t arg;       /* small integer argument */
+} prog_op;
+
+typedef struct prog_thread {
+    uint32_t nops;
+    prog_op ops[PROG_MAX_OPS];
+} prog_thread;
+
+typedef struct prog_schedule {
+    uint32_t strategy; /* enum prog_strategy */
+    uint32_t depth;    /* pct: 1..8 */
+    uint64_t seed;
+    uint32_t nbytes;
+    uint8_t bytes[PROG_MAX_SCHEDULE];
+} prog_schedule;
+
+typedef struct prog_program {
+    uint32_t nobjects;
+    prog_object objects[PROG_MAX_OBJECTS];
+    uint32_t nthreads;
+    prog_thread threads[PROG_MAX_THREADS];
+    prog_schedule schedule;
+} prog_program;
+
+/* The empty program: no objects, no threads, bytes strategy, no bytes. */
+void prog_init(prog_program *p);
+
+/*
+ * Decodes data into *p, clamping counts and indices into range.  Returns 0
+ * when data was a Program message, -1 when it was not (then *p is the empty
+ * program).  Never fails otherwise.
+ */
+int prog_decode(const uint8_t *data, size_t size, prog_program *p);
+
+/* Encodes *p into out; returns the size, or 0 when it needs more than max. */
+size_t prog_encode(const prog_program *p, uint8_t *out, size_t max);
+
+/* No valid program encodes to more bytes than this (program.c checks the
+ * arithmetic at compile time), so a buffer this big always suffices. */
+#define PROG_MAX_ENCODED 2048
+
+/* 1 when every count, kind, index and schedule field of *p is in range,
+ * which is what prog_decode() always produces; 0 otherwise. */
+int prog_valid(const prog_program *p);
+
+/* 1 when a and b are the same program (unused array slots are ignored). */
+int prog_equal(const prog_program *a, const prog_program *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FTFUZZ_PROGRAM_H */
