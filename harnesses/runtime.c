@@ -52,6 +52,8 @@ harness_die(const char *what)
     abort();
 }
 
+static void harness_collect(void);
+
 void
 harness_init(const char *argv0)
 {
@@ -88,6 +90,8 @@ harness_init(const char *argv0)
     Py_XDECREF(coll);
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
+    /* Forked executions all start from this state: make it a clean one. */
+    harness_collect();
 }
 
 static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
@@ -148,15 +152,25 @@ harness_strategy(const prog_schedule *s)
     return ftfuzz_strategy_bytes(s->bytes, s->nbytes);
 }
 
-static ftfuzz_sched_result
-harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy)
+static void
+harness_collect(void)
 {
-    ftfuzz_sched_result res = {0};
-    PyType_ClearCache();
     PyObject *r = PyObject_CallNoArgs(gc_collect);
     if (r == NULL)
         harness_die("gc.collect() failed");
     Py_DECREF(r);
+}
+
+static ftfuzz_sched_result
+harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
+                int reset)
+{
+    ftfuzz_sched_result res = {0};
+    PyObject *r;
+    if (reset) {
+        PyType_ClearCache();
+        harness_collect();
+    }
 
     current = p;
     for (uint32_t i = 0; i < p->nobjects; i++) {
@@ -209,19 +223,19 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy)
 ftfuzz_sched_result
 harness_run(const prog_program *p, int family, int warm_up)
 {
+    ftfuzz_sched_result res = {0};
+    if (p->nthreads == 0)
+        return res;   /* nothing runs: no session, and a zero trace */
     if (warm_up) {
         ftfuzz_strategy *quiet = ftfuzz_strategy_bytes(NULL, 0);
-        harness_execute(p, family, quiet);
+        harness_execute(p, family, quiet, 1);
         quiet->destroy(quiet);
     }
     ftfuzz_strategy *strategy = harness_strategy(&p->schedule);
-    ftfuzz_sched_result res = harness_execute(p, family, strategy);
+    res = harness_execute(p, family, strategy, warm_up);
     strategy->destroy(strategy);
     /* The collector visits every object: a reference count the execution
      * broke fails its debug assertion here, in this input's execution. */
-    PyObject *r = PyObject_CallNoArgs(gc_collect);
-    if (r == NULL)
-        harness_die("gc.collect() failed");
-    Py_DECREF(r);
+    harness_collect();
     return res;
 }
