@@ -7,6 +7,7 @@
  * reports back through the result file the program's automatic session
  * writes (FTFUZZ_RESULT).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -619,49 +620,116 @@ cmd_replay(int argc, char **argv)
 
 /* --- the rest ---------------------------------------------------------------- */
 
+static const char *const families[] = {
+    "mixed", "list", "dict", "set", "bytearray", "deque", "iter",
+};
+
+static int
+count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.'
+             && !strncmp(e->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
+}
+
+/*
+ * The campaign: libFuzzer's fork mode over all cores, crashes, timeouts
+ * and out-of-memory inputs saved and not fatal, for a bounded time.
+ */
 static int
 cmd_fuzz(int argc, char **argv)
 {
     int dd;
-    if (parse_flags(find_cmd("fuzz"), argc, argv, &dd) < 0)
+    int first = parse_flags(find_cmd("fuzz"), argc, argv, &dd);
+    if (first < 0)
         return 2;
-    if (argc > 1) {
-        fprintf(stderr, "ftfuzz fuzz: there are no CPython fuzz targets yet "
-                        "(they come with the harness work); "
-                        "'ftfuzz targets' lists what exists\n");
+    const char *family = "mixed";
+    if (first < argc && !dd) {
+        family = argv[first++];
+        if (!strncmp(family, "fuzz_", 5))
+            family += 5;
+        if (first < argc && !strcmp(argv[first], "--"))
+            first++;
+    }
+    size_t known = 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        known |= !strcmp(family, families[i]);
+    if (!known) {
+        fprintf(stderr, "ftfuzz fuzz: unknown target '%s' (ftfuzz targets "
+                        "lists them)\n", family);
         return 2;
     }
-    /* The default campaign until the CPython targets exist: the embedding
-     * smoke program, then the scheduler on a racy C program. */
-    char smoke[4096], racy[4096];
-    snprintf(smoke, sizeof smoke, "%s/build/tests/embed/smoke", FTFUZZ_ROOT);
-    snprintf(racy, sizeof racy, "%s/build/tests/sched/lost_update",
-             FTFUZZ_ROOT);
-    printf("fuzz: step 1/2: free-threaded debug CPython embedded: %s\n",
-           smoke);
+    uint64_t seconds, jobs;
+    if (parse_u64("fuzz", "--time", &seconds))
+        return 2;
+    if (*flag("fuzz", "--jobs")) {
+        if (parse_u64("fuzz", "--jobs", &jobs))
+            return 2;
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = n > 0 ? (uint64_t)n : 1;
+    }
+    char target[4096], out[4096], corpus[4200], seeds[4200];
+    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
+             family);
+    if (access(target, X_OK) != 0) {
+        fprintf(stderr, "ftfuzz fuzz: %s is not built: run 'make cpython "
+                        "all' in %s\n", target, FTFUZZ_ROOT);
+        return 2;
+    }
+    snprintf(out, sizeof out, "%s/fuzz_%s", flag("fuzz", "--out"), family);
+    snprintf(corpus, sizeof corpus, "%s/corpus", out);
+    if (make_dir(flag("fuzz", "--out")) || make_dir(out) || make_dir(corpus))
+        return 2;
+    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
+
+    char a_fork[64], a_time[64], a_prefix[4300];
+    snprintf(a_fork, sizeof a_fork, "-fork=%llu", (unsigned long long)jobs);
+    snprintf(a_time, sizeof a_time, "-max_total_time=%llu",
+             (unsigned long long)seconds);
+    snprintf(a_prefix, sizeof a_prefix, "-artifact_prefix=%s/", out);
+    char **args = calloc((size_t)argc + 16, sizeof *args);
+    int n = 0;
+    args[n++] = target;
+    args[n++] = a_fork;
+    args[n++] = "-ignore_crashes=1";
+    args[n++] = "-ignore_timeouts=1";
+    args[n++] = "-ignore_ooms=1";
+    args[n++] = a_time;
+    args[n++] = a_prefix;
+    for (int i = first; i < argc; i++)
+        args[n++] = argv[i];
+    args[n++] = corpus;
+    if (access(seeds, R_OK) == 0)
+        args[n++] = seeds;
+    printf("fuzz: fuzz_%s for %llu s on %llu processes; corpus %s, "
+           "findings in %s/\n",
+           family, (unsigned long long)seconds, (unsigned long long)jobs,
+           corpus, out);
     fflush(stdout);
-    char *smoke_argv[] = { smoke, NULL };
     struct run_result r;
-    if (run_program(smoke_argv, (const char *const[]){ NULL }, NULL,
-                    "/dev/null", &r) != 0
-        || !r.exited || r.status != 0) {
-        fprintf(stderr, "fuzz: the smoke program failed (run 'make cpython "
-                        "all' first)\n");
+    if (run_program(args, (const char *const[]){ NULL }, NULL, "/dev/null",
+                    &r) != 0)
+        return 2;
+    free(args);
+    int crashes = count_files(out, "crash-");
+    int timeouts = count_files(out, "timeout-");
+    int ooms = count_files(out, "oom-");
+    printf("fuzz: done: %d corpus inputs, findings: %d crash, %d timeout, "
+           "%d out-of-memory (in %s/)\n",
+           count_files(corpus, ""), crashes, timeouts, ooms, out);
+    if (!r.exited || (r.status != 0 && crashes + timeouts + ooms == 0)) {
+        fprintf(stderr, "fuzz: libFuzzer stopped abnormally\n");
         return 1;
     }
-    printf("fuzz: step 2/2: the scheduler explores a lost-update race "
-           "(%s)\n", racy);
-    fflush(stdout);
-    char out[4096];
-    snprintf(out, sizeof out, "%s/findings", FTFUZZ_ROOT);
-    char *explore_argv[] = { "explore", "--iterations", "2000", "--out", out,
-                             "--", racy, NULL };
-    int rc = cmd_explore(7, explore_argv);
-    if (rc == 1) {
-        printf("fuzz: the race was found and saved in %s\n", out);
-        return 0;
-    }
-    return rc == 0 ? 1 : rc;
+    return 0;
 }
 
 static int
@@ -692,10 +760,13 @@ cmd_targets(int argc, char **argv)
     int dd;
     if (parse_flags(find_cmd("targets"), argc, argv, &dd) < 0)
         return 2;
-    printf("fuzz targets: none built yet (the CPython harnesses come "
-           "next).\n"
-           "scheduler programs: build one with scripts/ftfuzz-cc and run "
-           "'ftfuzz explore -- PROGRAM'.\n");
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
+                 families[i]);
+        printf("  fuzz_%-10s %s\n", families[i],
+               access(path, X_OK) == 0 ? path : "(not built: make cpython all)");
+    }
     return 0;
 }
 

@@ -1,0 +1,100 @@
+"""The ftfuzz command: help, bad usage, and a short real campaign."""
+import os
+import re
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
+COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "targets",
+            "env"]
+
+
+def run(*args, timeout=600):
+    return subprocess.run([FTFUZZ, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_help_lists_every_command():
+    r = run("--help")
+    assert r.returncode == 0
+    for c in COMMANDS:
+        assert re.search(rf"^  {c} ", r.stdout, re.M), c
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    r = run(command, "--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith(f"usage: ftfuzz {command}")
+
+
+@pytest.mark.parametrize("args", [
+    ["frobnicate"],
+    ["explore", "--no-such-flag"],
+    ["explore", "--iterations", "many", "--", "/bin/true"],
+    ["explore"],
+    ["replay", "--", "/bin/true"],
+    ["fuzz", "no_such_target"],
+    ["fuzz", "--time", "-5"],
+])
+def test_bad_usage_is_refused_with_a_message(args):
+    r = run(*args)
+    assert r.returncode == 2
+    assert r.stderr.strip(), "no message"
+
+
+def test_no_arguments_prints_usage():
+    r = subprocess.run([FTFUZZ], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage: ftfuzz" in r.stderr
+
+
+def test_replay_refuses_a_file_that_is_not_a_trace(tmp_path):
+    bad = tmp_path / "t"
+    bad.write_text("hello\n")
+    r = run("replay", "--trace", str(bad), "--", "/bin/true")
+    assert r.returncode == 2
+    assert "is not an ftfuzz trace" in r.stderr
+    r = run("replay", "--trace", str(tmp_path / "missing"), "--", "/bin/true")
+    assert r.returncode == 2 and "cannot open" in r.stderr
+
+
+def test_explore_reports_a_program_not_built_with_ftfuzz_cc(tmp_path):
+    r = run("explore", "--iterations", "3", "--out", str(tmp_path), "--",
+            "/bin/true")
+    assert r.returncode == 2
+    assert "was the program built with scripts/ftfuzz-cc?" in r.stderr
+    r = run("explore", "--strategy", "random", "--iterations", "3", "--out",
+            str(tmp_path), "--", "/bin/true")
+    assert r.returncode == 1
+    assert "was the program built with scripts/ftfuzz-cc?" in r.stdout
+
+
+def test_env_lists_the_variables():
+    r = run("env")
+    assert r.returncode == 0
+    for name in ("FTFUZZ_STRATEGY", "FTFUZZ_SEED", "FTFUZZ_WATCHDOG_SECONDS",
+                 "FTFUZZ_PRINT_HASH"):
+        assert name in r.stdout
+
+
+def test_targets_lists_the_built_fuzz_targets():
+    r = run("targets")
+    assert r.returncode == 0
+    for family in ("mixed", "list", "dict", "set", "bytearray", "deque",
+                   "iter"):
+        assert os.path.join(ROOT, "build", "fuzz", f"fuzz_{family}") \
+            in r.stdout
+
+
+def test_a_short_campaign_runs_and_summarizes(tmp_path):
+    r = run("fuzz", "--time", "15", "--jobs", "1", "--out", str(tmp_path),
+            "list", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"fuzz: done: (\d+) corpus inputs, findings: (\d+) crash",
+                  r.stdout)
+    assert m and int(m.group(1)) > 0, r.stdout
+    assert len(os.listdir(tmp_path / "fuzz_list" / "corpus")) == \
+        int(m.group(1))
+    assert "exec/s" in r.stderr   # libFuzzer's progress lines
