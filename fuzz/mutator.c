@@ -181,20 +181,11 @@ prog_random_object(prog_rng *r, uint32_t nobjects)
 
 /* --- program edits ------------------------------------------------------- */
 
-static uint32_t
-prog_total_ops(const prog_program *p)
-{
-    uint32_t n = 0;
-    for (uint32_t t = 0; t < p->nthreads; t++)
-        n += p->threads[t].nops;
-    return n;
-}
-
 /* A uniformly chosen op; 0 when there is none. */
 static int
 prog_pick_op(prog_rng *r, const prog_program *p, uint32_t *t, uint32_t *i)
 {
-    uint32_t k = prog_below(r, prog_total_ops(p));
+    uint32_t k = prog_below(r, prog_count_ops(p));
     for (*t = 0; *t < p->nthreads; (*t)++) {
         if (k < p->threads[*t].nops) {
             *i = k;
@@ -355,7 +346,7 @@ static int
 prog_mut_op_swap(prog_rng *r, prog_program *p)
 {
     uint32_t t1, i1, t2, i2;
-    if (prog_total_ops(p) < 2)
+    if (prog_count_ops(p) < 2)
         return 0;
     for (int tries = 0; tries < 4; tries++) {
         prog_pick_op(r, p, &t1, &i1);
@@ -509,7 +500,7 @@ prog_mut_object_add(prog_rng *r, prog_program *p)
 static int
 prog_mut_object_remove(prog_rng *r, prog_program *p)
 {
-    if (p->nobjects == 0 || (p->nobjects == 1 && prog_total_ops(p)))
+    if (p->nobjects == 0 || (p->nobjects == 1 && prog_count_ops(p)))
         return 0;
     prog_remove_object(r, p, prog_below(r, p->nobjects));
     return 1;

@@ -220,3 +220,12 @@ prog_equal(const prog_program *a, const prog_program *b)
            && s->nbytes <= PROG_MAX_SCHEDULE
            && memcmp(s->bytes, r->bytes, s->nbytes) == 0;
 }
+
+uint32_t
+prog_count_ops(const prog_program *p)
+{
+    uint32_t n = 0;
+    for (uint32_t t = 0; t < p->nthreads; t++)
+        n += p->threads[t].nops;
+    return n;
+}

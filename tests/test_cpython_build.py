@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import read_cpython_fragment
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = ROOT / "scripts" / "build-cpython.sh"
 DEPS_SCRIPT = ROOT / "scripts" / "deps.sh"
@@ -292,16 +294,7 @@ def test_key_of_a_git_checkout(tmp_path):
 
 
 def read_fragment(variant):
-    mk = ROOT / "build" / f"cpython-{variant}" / "ftfuzz-cpython.mk"
-    if not mk.is_file():
-        pytest.fail(f"{mk} is missing: the {variant} CPython is not built; "
-                    "run `make cpython` (or `make check`, which does it)")
-    values = {}
-    for line in mk.read_text().splitlines():
-        m = re.match(r"^(PY_[A-Z_]+)\s*:=\s*(.*)$", line)
-        if m:
-            values[m.group(1)] = m.group(2).strip()
-    return values
+    return read_cpython_fragment(ROOT / "build" / f"cpython-{variant}")
 
 
 @pytest.mark.parametrize("variant", BUILT)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import read_cpython_fragment
+
 ROOT = Path(__file__).resolve().parents[1]
 EMBED_DIR = ROOT / "build" / "tests" / "embed"
 
@@ -24,16 +26,7 @@ def fuzz_dir():
 
 
 def read_fragment(link):
-    mk = link / "ftfuzz-cpython.mk"
-    if not mk.is_file():
-        pytest.fail(f"{mk} is missing: CPython is not built; run "
-                    "`make cpython` and then `make all` (or `make check`)")
-    values = {}
-    for line in mk.read_text().splitlines():
-        m = re.match(r"^(PY_[A-Z_]+)\s*:=\s*(.*)$", line)
-        if m:
-            values[m.group(1)] = m.group(2).strip()
-    return values
+    return read_cpython_fragment(link)
 
 
 def program(name):

@@ -96,6 +96,9 @@ void prog_init(prog_program *p);
  */
 int prog_decode(const uint8_t *data, size_t size, prog_program *p);
 
+/* Operations in all threads. */
+uint32_t prog_count_ops(const prog_program *p);
+
 /* Encodes *p into out; returns the size, or 0 when it needs more than max. */
 size_t prog_encode(const prog_program *p, uint8_t *out, size_t max);
 

@@ -89,15 +89,6 @@ random_program(prog_program *p)
         s->bytes[i] = (uint8_t)rnd();
 }
 
-static uint32_t
-total_ops(const prog_program *p)
-{
-    uint32_t n = 0;
-    for (uint32_t t = 0; t < p->nthreads; t++)
-        n += p->threads[t].nops;
-    return n;
-}
-
 static int
 is_empty(const prog_program *p)
 {
@@ -373,7 +364,7 @@ cmd_maxsize(void)
     /* the largest program, a mid-sized one, a small one, garbage, empty */
     random_program(&p);
     while (p.nthreads < PROG_MAX_THREADS || p.nobjects < PROG_MAX_OBJECTS
-           || total_ops(&p) < PROG_MAX_THREADS * PROG_MAX_OPS)
+           || prog_count_ops(&p) < PROG_MAX_THREADS * PROG_MAX_OPS)
         random_program(&p);
     sizes[0] = prog_encode(&p, inputs[0], PROG_MAX_ENCODED);
     seed_program(&p);
@@ -479,7 +470,7 @@ op_cmp(const void *a, const void *b)
 static void
 classify(const prog_program *a, const prog_program *b, struct kinds *k)
 {
-    uint32_t oa = total_ops(a), ob = total_ops(b);
+    uint32_t oa = prog_count_ops(a), ob = prog_count_ops(b);
     int changed = 0;
 #define SEEN(name) (k->name++, changed = 1)
     if (ob > oa)

@@ -1,0 +1,18 @@
+"""Helpers shared by the test modules (pytest puts tests/ on sys.path)."""
+import re
+
+import pytest
+
+
+def read_cpython_fragment(prefix):
+    """The PY_* variables of the ftfuzz-cpython.mk in a CPython install."""
+    mk = prefix / "ftfuzz-cpython.mk"
+    if not mk.is_file():
+        pytest.fail(f"{mk} is missing: CPython is not built; run "
+                    "`make cpython` and then `make all` (or `make check`)")
+    values = {}
+    for line in mk.read_text().splitlines():
+        m = re.match(r"^(PY_[A-Z_]+)\s*:=\s*(.*)$", line)
+        if m:
+            values[m.group(1)] = m.group(2).strip()
+    return values
