@@ -98,3 +98,5 @@ def test_a_short_campaign_runs_and_summarizes(tmp_path):
     assert len(os.listdir(tmp_path / "fuzz_list" / "corpus")) == \
         int(m.group(1))
     assert "exec/s" in r.stderr   # libFuzzer's progress lines
+    # It once removed /dev/null, taking it for a result file.
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

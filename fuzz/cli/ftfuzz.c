@@ -221,14 +221,16 @@ read_result(const char *path, struct run_result *r)
 
 /*
  * Runs argv with extra environment entries ("NAME=VALUE", NULL-ended),
- * output to log (or inherited when log is NULL).
+ * output to log (or inherited when log is NULL); reads the result file at
+ * result_path when there is one (it is removed first).
  */
 static int
 run_program(char **argv, const char *const *env, const char *log,
             const char *result_path, struct run_result *r)
 {
     memset(r, 0, sizeof *r);
-    unlink(result_path);
+    if (result_path)
+        unlink(result_path);
     pid_t pid = fork();
     if (pid < 0) {
         perror("ftfuzz: fork");
@@ -257,7 +259,8 @@ run_program(char **argv, const char *const *env, const char *log,
     r->exited = WIFEXITED(st);
     r->status = r->exited ? WEXITSTATUS(st) : 0;
     r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    read_result(result_path, r);
+    if (result_path)
+        read_result(result_path, r);
     return 0;
 }
 
@@ -715,8 +718,8 @@ cmd_fuzz(int argc, char **argv)
            corpus, out);
     fflush(stdout);
     struct run_result r;
-    if (run_program(args, (const char *const[]){ NULL }, NULL, "/dev/null",
-                    &r) != 0)
+    if (run_program(args, (const char *const[]){ NULL }, NULL, NULL, &r)
+        != 0)
         return 2;
     free(args);
     int crashes = count_files(out, "crash-");
