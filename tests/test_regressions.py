@@ -1,0 +1,51 @@
+"""Every regression input replays its race: same verdict, same trace hash,
+in fresh processes, every time."""
+import os
+import re
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
+INPUTS = sorted(f[:-5] for f in os.listdir(REGRESSIONS) if f.endswith(".meta"))
+
+
+def meta(name):
+    fields = {}
+    for line in open(os.path.join(REGRESSIONS, name + ".meta")):
+        m = re.match(r"^([a-z-]+): (.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2).strip()
+    return fields
+
+
+def test_there_are_regression_inputs():
+    assert INPUTS
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_regression_replays_identically(name):
+    m = meta(name)
+    target = os.path.join(ROOT, "build", "fuzz", m["target"])
+    path = os.path.join(REGRESSIONS, name)
+    assert os.path.exists(path), f"{name}: the input itself is missing"
+    results = set()
+    for _ in range(5):
+        r = subprocess.run([target, path], capture_output=True, text=True,
+                           timeout=300)
+        crash = re.search(r"==ftfuzz== crash during an execution: signal "
+                          r"(\d+), step (\d+), switches (\d+), trace hash "
+                          r"(0x[0-9a-f]{16})", r.stderr)
+        if m["expected"].startswith("crash"):
+            assert r.returncode != 0, f"{name} no longer crashes"
+            assert crash, r.stderr[-2000:]
+            results.add(crash.groups())
+        else:
+            assert r.returncode == 0, r.stderr[-2000:]
+    assert len(results) <= 1, f"{name} replayed differently: {results}"
+    if results:
+        (sig, _, _, trace_hash), = results
+        assert trace_hash == m["trace-hash"]
+        if "SIGSEGV" in m["expected"]:
+            assert sig == "11"
