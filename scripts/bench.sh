@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench.sh: the scheduler's microbenchmarks; writes the figures, the command
-# and the machine into BENCHMARKS.md (between the "scheduler" markers).
+# bench.sh: the scheduler's microbenchmarks and the CPython harness's
+# figures; writes them, the command and the machine into BENCHMARKS.md
+# (between the "scheduler" and "harness" markers).
 #
 #   scripts/bench.sh [--help]
 #
@@ -40,12 +41,34 @@ locks_sched=$(five "$bench/sched_bench" locks 20000 | field seconds | median)
 ratio=$(awk -v a="$locks_sched" -v b="$locks_native" 'BEGIN {printf "%.1f", a / b}')
 
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
-section=$(cat <<TXT
-<!-- scheduler:begin (written by scripts/bench.sh) -->
-## Scheduler microbenchmarks
+machine="$(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), $(date -u +%Y-%m-%d)"
+
+# Replaces the NAME section of BENCHMARKS.md (or appends it).
+write_section() {
+    local name=$1 body=$2
+    local section="<!-- $name:begin (written by scripts/bench.sh) -->
+$body
+<!-- $name:end -->"
+    touch "$out"
+    if grep -q "<!-- $name:begin" "$out"; then
+        python3 - "$out" "$name" "$section" <<'PY'
+import re, sys
+path, name, section = sys.argv[1:]
+text = open(path).read()
+text = re.sub(rf"<!-- {name}:begin.*?<!-- {name}:end -->",
+              lambda m: section, text, flags=re.S)
+open(path, "w").write(text)
+PY
+    else
+        printf '\n%s\n' "$section" >> "$out"
+    fi
+    echo "$section"
+}
+
+write_section scheduler "## Scheduler microbenchmarks
 
 Command: \`make bench\` (scripts/bench.sh; program tests/bench/sched_bench.c).
-Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), $(date -u +%Y-%m-%d).
+Machine: $machine.
 Medians of 5 runs.
 
 | figure | value | target |
@@ -55,21 +78,53 @@ Medians of 5 runs.
 | scheduling point that does not switch (in a session) | ${session_point} ns | <= 2 ns |
 | hand-off between two threads (per switch) | ${handoff} ns | <= 3,000 ns |
 | 4 threads x 20,000 mutex round trips, native threads | ${locks_native} s | |
-| the same under the scheduler (pct:3) | ${locks_sched} s (${ratio}x) | |
-<!-- scheduler:end -->
-TXT
-)
-touch "$out"
-if grep -q '<!-- scheduler:begin' "$out"; then
-    python3 - "$out" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-text = re.sub(r"<!-- scheduler:begin.*?<!-- scheduler:end -->", lambda m: section,
-              text, flags=re.S)
-open(path, "w").write(text)
-PY
-else
-    printf '\n%s\n' "$section" >> "$out"
+| the same under the scheduler (pct:3) | ${locks_sched} s (${ratio}x) | |"
+
+# --- the CPython harness --------------------------------------------------------
+
+fuzz_list=$root/build/fuzz/fuzz_list
+plain_py=$root/build/cpython-plain/bin/python3.13
+fuzz_py=$root/build/cpython-fuzz/bin/python3.13
+if [[ ! -x $fuzz_list || ! -x $plain_py || ! -x $fuzz_py ]]; then
+    echo "bench.sh: the fuzz targets or a CPython variant are missing; run 'make cpython all' for the harness figures" >&2
+    exit 2
 fi
-echo "$section"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/programs"
+"$bench/gen_programs" 2 8 300 "$work/programs"
+echo "bench: fuzz_list on 300 programs of 2 threads x 8 operations (5 runs)..."
+execs=$(for _ in 1 2 3 4 5; do
+    start=$(date +%s.%N)
+    "$fuzz_list" -runs=1 "$work"/programs/* > "$work/log" 2>&1
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f\n", 300 / (e - s)}'
+done | median)
+loop='import time
+t = time.perf_counter()
+for _ in range(3):
+    l = []; d = {}; s = set()
+    for i in range(200000):
+        l.append(i); d[i] = i; s.add(i)
+    for i in range(200000):
+        l.pop(); del d[i]; s.discard(i)
+print(time.perf_counter() - t)'
+echo "bench: the same Python loop on the plain and the fuzz variant (5 runs)..."
+plain_s=$(five "$plain_py" -c "$loop" | median | xargs printf "%.3f")
+fuzz_s=$(five "$fuzz_py" -c "$loop" | median | xargs printf "%.3f")
+slow=$(awk -v a="$fuzz_s" -v b="$plain_s" 'BEGIN {printf "%.2f", a / b}')
+
+write_section harness "## CPython harness
+
+Command: \`make bench\` (scripts/bench.sh). Machine: $machine. Medians of 5 runs.
+
+| figure | value | target |
+|---|---|---|
+| fuzz_list executions/s, programs of 2 threads x 8 operations, one process | ${execs} | >= 2,000 |
+| list/dict/set loop (1.2M operations), plain variant | ${plain_s} s | |
+| the same on the fuzz variant (hooks idle, libFuzzer coverage on) | ${fuzz_s} s (${slow}x) | |
+
+Each execution forks a child from the initialised interpreter and starts
+and joins real Python threads under the scheduler (docs/harness.md); thread
+start and join dominate.  The slowdown of the hooks alone, without
+coverage, needs a third CPython variant that is not built yet."

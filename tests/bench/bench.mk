@@ -12,3 +12,9 @@ $(BENCH_DIR)/sched_bench_plain: tests/bench/sched_bench.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -pthread $< -o $@
 
 TEST_PROGRAMS += $(BENCH_DIR)/sched_bench $(BENCH_DIR)/sched_bench_plain
+
+$(BENCH_DIR)/gen_programs: tests/bench/gen_programs.c $(PROG_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(PROG_LIB) $(PROG_LDLIBS)
+
+TEST_PROGRAMS += $(BENCH_DIR)/gen_programs
