@@ -43,13 +43,14 @@ int harness_object_kind(int family, uint32_t kind);
 /* --- ops.c ------------------------------------------------------------------- */
 
 /* A new shared object of `kind` with `size` elements; iterators iterate
- * over `source` when it has the right type. */
+ * over `source` when it has the right type (*over_source is then 1). */
 PyObject *ops_make_object(int kind, uint32_t size, PyObject *source,
-                          int source_kind);
+                          int source_kind, int *over_source);
 
-/* Runs op on objs; a new reference, or NULL with an exception set. */
+/* Runs op on objs; a new reference, or NULL with an exception set.
+ * sources[i] is the object iterator i iterates over, or -1. */
 PyObject *ops_exec(const prog_op *op, PyObject *const *objs,
-                   const int *kinds, uint32_t nobjs);
+                   const int *kinds, const int *sources, uint32_t nobjs);
 
 /* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
 void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,

@@ -29,6 +29,15 @@ $(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_G
 	    $(PROG_LDLIBS) $(PY_LIBS) $(SCHED_LIB) $(WRAP_FLAGS) \
 	    -Wl,--wrap=__sanitizer_cov_8bit_counters_init -rdynamic -ldl -o $@
 
-all: $(FUZZ_TARGETS)
+# Each target's libFuzzer dictionary and options, next to it (the names
+# OSS-Fuzz and `ftfuzz fuzz` look for).
+$(FUZZ_DIR)/fuzz_%.dict: harnesses/fuzz.dict
+	@mkdir -p $(@D)
+	cp $< $@
+$(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options
+	@mkdir -p $(@D)
+	cp $< $@
+
+all: $(FUZZ_TARGETS) $(FUZZ_TARGETS:=.dict) $(FUZZ_TARGETS:=.options)
 .SECONDARY: $(HARNESS_OBJS)
 endif

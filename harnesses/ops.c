@@ -245,9 +245,20 @@ op_consume(PyObject *iterable)
     return r;
 }
 
+/*
+ * Would this op grow `target` from an iterator over `target` itself?  Then
+ * it never ends, threads or not (l += iter(l)): the op is skipped.
+ */
+static int
+op_feeds_itself(const prog_op *op, const int *sources, uint32_t nobjs)
+{
+    int other = (int)(op->other % nobjs);
+    return sources[other] == (int)(op->target % nobjs);
+}
+
 PyObject *
 ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
-         uint32_t nobjs)
+         const int *sources, uint32_t nobjs)
 {
     if (nobjs == 0)
         Py_RETURN_NONE;
@@ -269,7 +280,7 @@ ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
         return op_call_ints(t, row->name, i, op_value(op->arg >> 4, kind),
                             2);
     case SH_CALL_O:
-        if (op_too_big(t))
+        if (op_too_big(t) || op_feeds_itself(op, sources, nobjs))
             Py_RETURN_NONE;
         return op_call(t, row->name, &other, 1);
     case SH_GETITEM:
@@ -319,7 +330,7 @@ ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
         return c < 0 ? NULL : PyBool_FromLong(c);
     }
     case SH_INPLACE:
-        if (op_too_big(t))
+        if (op_too_big(t) || op_feeds_itself(op, sources, nobjs))
             Py_RETURN_NONE;
         return row->inplace(t, other);
     case SH_IMUL:
@@ -432,9 +443,11 @@ ops_iter_source_kind(int kind)
 }
 
 PyObject *
-ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind)
+ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind,
+                int *over_source)
 {
     PyObject *range = ops_range(size), *r = NULL, *tmp;
+    *over_source = 0;
     if (range == NULL)
         return NULL;
     switch (kind) {
@@ -465,8 +478,11 @@ ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind)
     case PROG_ITER_SET:
         if (source && source_kind == ops_iter_source_kind(kind)) {
             r = PyObject_GetIter(source);
+            *over_source = 1;
         } else {
-            tmp = ops_make_object(ops_iter_source_kind(kind), size, NULL, -1);
+            int unused;
+            tmp = ops_make_object(ops_iter_source_kind(kind), size, NULL, -1,
+                                  &unused);
             r = tmp ? PyObject_GetIter(tmp) : NULL;
             Py_XDECREF(tmp);
         }

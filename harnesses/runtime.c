@@ -35,6 +35,7 @@ static PyObject *gc_collect;
 static const prog_program *current;
 static PyObject *objects[PROG_MAX_OBJECTS];
 static int kinds[PROG_MAX_OBJECTS];
+static int sources[PROG_MAX_OBJECTS];
 
 static const char runner_code[] =
     "import _thread\n"
@@ -128,7 +129,8 @@ thread_body(PyObject *self, PyObject *unused)
     long idx = PyLong_AsLong(self);
     const prog_thread *t = &current->threads[idx];
     for (uint32_t i = 0; i < t->nops; i++) {
-        PyObject *r = ops_exec(&t->ops[i], objects, kinds, current->nobjects);
+        PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
+                               current->nobjects);
         if (r == NULL)
             PyErr_Clear();   /* the exception is the op's result */
         Py_XDECREF(r);
@@ -177,9 +179,12 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
         const prog_object *o = &p->objects[i];
         kinds[i] = harness_object_kind(family, o->kind);
         uint32_t src = o->source % p->nobjects;
+        int over_source;
         objects[i] = ops_make_object(kinds[i], o->size,
                                      src < i ? objects[src] : NULL,
-                                     src < i ? kinds[src] : -1);
+                                     src < i ? kinds[src] : -1,
+                                     &over_source);
+        sources[i] = over_source ? (int)src : -1;
         if (objects[i] == NULL)
             harness_die("cannot create a shared object");
     }

@@ -147,6 +147,12 @@ sched_livelock(void)
                         "livelock: the step cap (%llu scheduling points) was "
                         "reached\n",
                         (unsigned long long)sched.max_steps);
+    /* The thread that reached the cap is this one: where it was running. */
+    void *frames[SCHED_STACK_DEPTH];
+    int nframes = backtrace(frames, SCHED_STACK_DEPTH);
+    sched_report_append(&buf, &len, &cap, "  T%u's stack at the cap:\n",
+                        sched.current->id);
+    sched_report_stack(&buf, &len, &cap, frames, nframes);
     sched_report_threads(&buf, &len, &cap);
     size_t n = sched_trace_count();
     size_t first = n > 16 ? n - 16 : 0;

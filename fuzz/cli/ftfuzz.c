@@ -693,7 +693,8 @@ cmd_fuzz(int argc, char **argv)
         return 2;
     snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
 
-    char a_fork[64], a_time[64], a_prefix[4300];
+    char a_fork[64], a_time[64], a_prefix[4300], a_dict[4200];
+    snprintf(a_dict, sizeof a_dict, "-dict=%s.dict", target);
     snprintf(a_fork, sizeof a_fork, "-fork=%llu", (unsigned long long)jobs);
     snprintf(a_time, sizeof a_time, "-max_total_time=%llu",
              (unsigned long long)seconds);
@@ -707,6 +708,8 @@ cmd_fuzz(int argc, char **argv)
     args[n++] = "-ignore_ooms=1";
     args[n++] = a_time;
     args[n++] = a_prefix;
+    if (access(a_dict + 6, R_OK) == 0)
+        args[n++] = a_dict;
     for (int i = first; i < argc; i++)
         args[n++] = argv[i];
     args[n++] = corpus;
