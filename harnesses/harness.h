@@ -40,6 +40,28 @@ ftfuzz_sched_result harness_run(const prog_program *p, int family,
 /* Maps a program's object kind into the family. */
 int harness_object_kind(int family, uint32_t kind);
 
+/* Creates p's shared objects (new references). */
+void harness_make_objects(const prog_program *p, int family, PyObject **objs,
+                          int *kinds, int *sources);
+
+/* --- linearizability.c ---------------------------------------------------------- */
+
+/* Whether the oracle applies to p (small enough, every op atomic). */
+int lin_applies(const prog_program *p, const int *kinds);
+
+/* Before a checked execution: decides whether its results are kept. */
+void lin_begin(const prog_program *p, const int *kinds);
+int lin_recording(void);
+
+/* Keeps what op `op` of thread `thread` returned: takes the reference, or
+ * with NULL the exception set (clearing it). */
+void lin_keep(unsigned thread, unsigned op, PyObject *result);
+
+/* After a concurrent execution: aborts with a report when no sequential
+ * order explains the results and final states. */
+void lin_check(const prog_program *p, int family, PyObject *const *objs,
+               const int *kinds);
+
 /* --- ops.c ------------------------------------------------------------------- */
 
 /* A new shared object of `kind` with `size` elements; iterators iterate
@@ -51,6 +73,9 @@ PyObject *ops_make_object(int kind, uint32_t size, PyObject *source,
  * sources[i] is the object iterator i iterates over, or -1. */
 PyObject *ops_exec(const prog_op *op, PyObject *const *objs,
                    const int *kinds, const int *sources, uint32_t nobjs);
+
+/* Whether free-threaded CPython documents op as atomic. */
+int ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs);
 
 /* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
 void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,

@@ -355,6 +355,34 @@ ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
     Py_RETURN_NONE;
 }
 
+/*
+ * Operations free-threaded CPython documents as atomic for these types
+ * (docs/atomic-operations.md): single-object operations of lists, dicts,
+ * sets and deques on int items.  Not included: iteration (a series of
+ * steps), cross-object operations, iterators, bytearrays, and `*=`, whose
+ * size guard (op_too_big) reads the length apart from the operation.
+ */
+int
+ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs)
+{
+    if (nobjs == 0)
+        return 0;
+    int kind = kinds[op->target % nobjs];
+    if (!(K(kind) & (K_LIST | K_DICT | K_SET | K_DEQUE)))
+        return 0;
+    switch (op_select(op->code, kind)->shape) {
+    case SH_CALL_O:
+    case SH_INPLACE:
+    case SH_IMUL:
+    case SH_ITERATE:
+    case SH_NEXT:
+    case SH_BUILTIN:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 void
 ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
              char *buf, size_t size)

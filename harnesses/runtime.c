@@ -131,8 +131,13 @@ thread_body(PyObject *self, PyObject *unused)
     for (uint32_t i = 0; i < t->nops; i++) {
         PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
                                current->nobjects);
+        /* The exception, if any, is the op's result. */
+        if (lin_recording()) {
+            lin_keep((unsigned)idx, i, r);
+            continue;
+        }
         if (r == NULL)
-            PyErr_Clear();   /* the exception is the op's result */
+            PyErr_Clear();
         Py_XDECREF(r);
     }
     Py_RETURN_NONE;
@@ -163,9 +168,28 @@ harness_collect(void)
     Py_DECREF(r);
 }
 
+void
+harness_make_objects(const prog_program *p, int family, PyObject **objs,
+                     int *kinds_out, int *sources_out)
+{
+    for (uint32_t i = 0; i < p->nobjects; i++) {
+        const prog_object *o = &p->objects[i];
+        kinds_out[i] = harness_object_kind(family, o->kind);
+        uint32_t src = o->source % p->nobjects;
+        int over_source;
+        objs[i] = ops_make_object(kinds_out[i], o->size,
+                                  src < i ? objs[src] : NULL,
+                                  src < i ? kinds_out[src] : -1,
+                                  &over_source);
+        sources_out[i] = over_source ? (int)src : -1;
+        if (objs[i] == NULL)
+            harness_die("cannot create a shared object");
+    }
+}
+
 static ftfuzz_sched_result
 harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
-                int reset)
+                int reset, int check)
 {
     ftfuzz_sched_result res = {0};
     PyObject *r;
@@ -175,19 +199,9 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     }
 
     current = p;
-    for (uint32_t i = 0; i < p->nobjects; i++) {
-        const prog_object *o = &p->objects[i];
-        kinds[i] = harness_object_kind(family, o->kind);
-        uint32_t src = o->source % p->nobjects;
-        int over_source;
-        objects[i] = ops_make_object(kinds[i], o->size,
-                                     src < i ? objects[src] : NULL,
-                                     src < i ? kinds[src] : -1,
-                                     &over_source);
-        sources[i] = over_source ? (int)src : -1;
-        if (objects[i] == NULL)
-            harness_die("cannot create a shared object");
-    }
+    harness_make_objects(p, family, objects, kinds, sources);
+    if (check)
+        lin_begin(p, kinds);
     PyObject *bodies = PyList_New(0);
     for (uint32_t t = 0; bodies && t < p->nthreads; t++) {
         PyObject *idx = PyLong_FromUnsignedLong(t);
@@ -210,6 +224,8 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     PyThreadState *ts = PyEval_SaveThread();
     res = ftfuzz_sched_end();
     PyEval_RestoreThread(ts);
+    if (check)
+        lin_check(p, family, objects, kinds);
 
     Py_DECREF(bodies);
     for (uint32_t i = 0; i < p->nobjects; i++)
@@ -233,11 +249,11 @@ harness_run(const prog_program *p, int family, int warm_up)
         return res;   /* nothing runs: no session, and a zero trace */
     if (warm_up) {
         ftfuzz_strategy *quiet = ftfuzz_strategy_bytes(NULL, 0);
-        harness_execute(p, family, quiet, 1);
+        harness_execute(p, family, quiet, 1, 0);
         quiet->destroy(quiet);
     }
     ftfuzz_strategy *strategy = harness_strategy(&p->schedule);
-    res = harness_execute(p, family, strategy, warm_up);
+    res = harness_execute(p, family, strategy, warm_up, 1);
     strategy->destroy(strategy);
     /* The collector visits every object: a reference count the execution
      * broke fails its debug assertion here, in this input's execution. */
