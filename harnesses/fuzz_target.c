@@ -3,6 +3,7 @@
  * family: compiled with -DFTFUZZ_FAMILY=HARNESS_LIST and so on
  * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
  */
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,14 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
     }
     struct sigaction *p = &previous[sig];
     if (getpid() != parent_pid) {
-        /* A forked execution dies of the signal itself; the parent turns
-         * that into libFuzzer's crash. */
+        /* A forked execution dies of the signal itself, after printing its
+         * own stack (the parent's, which libFuzzer prints, says nothing);
+         * the parent turns that into libFuzzer's crash. */
+        void *frames[64];
+        int n = backtrace(frames, 64);
+        fprintf(stderr, "==ftfuzz== stack of the thread that got signal "
+                        "%d:\n", sig);
+        backtrace_symbols_fd(frames, n, 2);
         signal(sig, SIG_DFL);
         raise(sig);
         return;
