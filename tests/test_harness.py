@@ -34,17 +34,26 @@ def hashes_of(output):
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
-    """A short campaign from an empty corpus: its corpus files."""
+    """Short campaigns from an empty corpus: the corpus files, and any
+    crashing inputs they found (the targets find real races quickly)."""
     corpus = tmp_path_factory.mktemp("corpus")
-    r = run([target("fuzz_mixed"), "-runs=400", "-seed=7",
-             "-max_total_time=600", str(corpus)])
-    assert r.returncode == 0, r.stderr[-3000:]
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    for seed in range(7, 17):
+        r = run([target("fuzz_mixed"), "-runs=150", f"-seed={seed}",
+                 f"-artifact_prefix={artifacts}/", str(corpus)])
+        # 0: done; libFuzzer's error exit code: a crash it saved.
+        assert r.returncode in (0, 77), r.stderr[-3000:]
+        if r.returncode == 77:
+            assert any(artifacts.iterdir()), "a crash without an artifact"
+        if len(list(corpus.iterdir())) >= 40:
+            break
     files = sorted(str(p) for p in corpus.iterdir())
-    assert len(files) >= 20, "the campaign kept too few inputs"
-    return files
+    assert len(files) >= 20, "the campaigns kept too few inputs"
+    return files, sorted(str(p) for p in artifacts.iterdir())
 
 
 def test_corpus_replays_with_identical_trace_hashes(campaign):
+    campaign, _ = campaign
     # All inputs in one process (as a campaign or -runs runs them) ...
     together = run([target("fuzz_mixed"), "-runs=1"] + campaign)
     assert together.returncode == 0, together.stderr[-3000:]
@@ -63,6 +72,7 @@ def test_corpus_replays_with_identical_trace_hashes(campaign):
 
 def test_runs_really_interleave(campaign):
     """The corpus is not trivially deterministic: threads do switch."""
+    campaign, _ = campaign
     r = run([target("fuzz_mixed"), "-runs=1"] + campaign)
     switches = [int(m) for m in re.findall(r"switches (\d+)", r.stderr)]
     assert max(switches) > 2
@@ -70,7 +80,26 @@ def test_runs_really_interleave(campaign):
     assert len(set(steps)) > 5
 
 
+CRASH = re.compile(r"==ftfuzz== crash during an execution: signal (\d+), "
+                   r"step (\d+), switches (\d+), trace hash (0x[0-9a-f]{16})")
+
+
+def test_found_crashes_replay_identically(campaign):
+    """Whatever the campaigns found crashes the same way alone, twice."""
+    _, crashes = campaign
+    for path in crashes[:5]:
+        seen = set()
+        for _ in range(2):
+            r = run([target("fuzz_mixed"), path])
+            assert r.returncode != 0
+            m = CRASH.search(r.stderr)
+            assert m, r.stderr[-2000:]
+            seen.add(m.groups())
+        assert len(seen) == 1, f"{path}: {seen}"
+
+
 def test_random_and_truncated_inputs_are_valid_programs(tmp_path, campaign):
+    campaign, _ = campaign
     rng = random.Random(1)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
