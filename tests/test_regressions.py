@@ -46,6 +46,11 @@ def test_regression_replays_identically(name):
         elif m["expected"].startswith("crash"):
             assert r.returncode != 0, f"{name} no longer crashes"
             assert crash, r.stderr[-2000:]
+            if "SIGSEGV" in m["expected"]:
+                # The forked execution prints its own stack before dying.
+                assert "==ftfuzz== stack of the thread that got signal 11" \
+                    in r.stderr
+                assert "ops_exec" in r.stderr
             results.add(crash.groups())
         else:
             assert r.returncode == 0, r.stderr[-2000:]

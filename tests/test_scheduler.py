@@ -148,6 +148,9 @@ def test_livelock_is_reported_at_the_step_cap():
     assert "step cap (50000 scheduling points)" in r.stderr
     assert "last 16 switches" in r.stderr
     assert "verdict livelock" in r.stderr
+    # Where the spinning thread was when the cap was reached.
+    stack = r.stderr.split("stack at the cap:")[1]
+    assert re.search(r"#\d+ waiter tests/sched/livelock.c:\d+", stack)
 
 
 def test_watchdog_reports_a_block_the_scheduler_does_not_model():
