@@ -287,8 +287,12 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         to->state = SCHED_T_RUNNABLE;
         flags |= SCHED_SWITCH_TIMEOUT;
     }
+    if (self_can)
+        flags |= SCHED_SWITCH_PREEMPT;
+    flags |= (int)(pick & 0xff) << SCHED_SWITCH_PICK_SHIFT;
     sched.switches++;
-    sched_trace_record(ftfuzz_sched_step, self->id, to->id, kind, flags, site);
+    sched_trace_record(ftfuzz_sched_step, self->id, to->id, kind, flags, site,
+                       sched.trace_callers);
     sched.run_start = ftfuzz_sched_step;
     sched_set_next_consult();
     if (to == self)
@@ -485,6 +489,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
             : (unsigned)env_u64("FTFUZZ_WATCHDOG_SECONDS", 10);
     sched.on_finding =
         cfg->on_finding ? cfg->on_finding : sched_default_on_finding;
+    sched.trace_callers = cfg->trace_callers;
     if (cfg->trace_out)
         snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
                  cfg->trace_out);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/symbolizer.h"
 #include "sched_internal.h"
 
 void
@@ -40,17 +41,6 @@ sched_report_append(char **buf, size_t *len, size_t *cap, const char *fmt,
 }
 
 /* --- symbolization ----------------------------------------------------------- */
-
-static const char *
-symbolizer_path(void)
-{
-    const char *env = getenv("FTFUZZ_SYMBOLIZER");
-    if (env && *env)
-        return env;
-    if (access("/usr/lib/llvm-19/bin/llvm-symbolizer", X_OK) == 0)
-        return "/usr/lib/llvm-19/bin/llvm-symbolizer";
-    return "llvm-symbolizer";
-}
 
 /* Frames of the scheduler itself are left out of reports. */
 static int
@@ -95,7 +85,7 @@ sched_report_stack(char **buf, size_t *len, size_t *cap, void *const *frames,
         char cmd[4400];
         snprintf(cmd, sizeof cmd,
                  "'%s' --inlining --relativenames < '%s' 2>/dev/null",
-                 symbolizer_path(), path);
+                 ftfuzz_symbolizer_path(), path);
         out = popen(cmd, "r");
     }
     int shown = 0;

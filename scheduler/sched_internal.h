@@ -81,12 +81,20 @@ struct sched_switch {
     uint16_t from;
     uint16_t to;
     uint8_t kind;
-    uint8_t flags;             /* SCHED_SWITCH_* */
+    uint16_t flags;            /* SCHED_SWITCH_* */
     const void *site;          /* call site of the point in `from` */
+    uint8_t ncallers;
+    const void *callers[FTFUZZ_TRACE_CALLERS];  /* with trace_callers */
 };
 
 /* The chosen thread was a timed waiter: its wait timed out. */
 #define SCHED_SWITCH_TIMEOUT 1
+/* The switching thread could have gone on: a preemption.  This bit and the
+ * pick below describe the decision for tools (ftfuzz minimize rewrites a
+ * schedule as `bytes` preemptions from them); the hash leaves them out. */
+#define SCHED_SWITCH_PREEMPT 2
+/* Bits 8-15: the index of the chosen thread among the candidates. */
+#define SCHED_SWITCH_PICK_SHIFT 8
 
 struct sched_session {
     int active;
@@ -105,6 +113,7 @@ struct sched_session {
     int verdict;
     void (*on_finding)(int verdict, const char *report);
     char trace_out[4096];
+    int trace_callers;
     unsigned watchdog_seconds;
     char strategy_text[256];
 };
@@ -146,7 +155,7 @@ uint64_t sched_deadline_from_rel(const struct timespec *rel);
 /* trace.c */
 void sched_trace_reset(void);
 void sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
-                        int flags, const void *site);
+                        int flags, const void *site, int want_callers);
 uint64_t sched_trace_final_hash(void);
 size_t sched_trace_count(void);
 const struct sched_switch *sched_trace_at(size_t i);

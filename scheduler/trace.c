@@ -12,9 +12,12 @@
  *   strategy pct:3:k=20000:seed=7
  *   steps 1234
  *   hash 0x0123456789abcdef
- *   switch STEP FROM TO KIND FLAGS SITE
+ *   switch STEP FROM TO KIND FLAGS SITE [CALLER ...]
+ * (CALLER: the switching thread's stack, innermost first, scheduler frames
+ * included, when the session was opened with trace_callers.)
  */
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +50,13 @@ sched_trace_reset(void)
 
 void
 sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
-                   int flags, const void *site)
+                   int flags, const void *site, int want_callers)
 {
     trace_hash = mix64(trace_hash ^ step);
     trace_hash = mix64(trace_hash ^ ((uint64_t)from | (uint64_t)to << 16
                                      | (uint64_t)kind << 32
-                                     | (uint64_t)flags << 40));
+                                     | (uint64_t)(flags & SCHED_SWITCH_TIMEOUT)
+                                         << 40));
     if (trace_len == trace_cap) {
         size_t cap = trace_cap ? trace_cap * 2 : 1024;
         struct sched_switch *p = realloc(trace, cap * sizeof *p);
@@ -61,10 +65,16 @@ sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
         trace = p;
         trace_cap = cap;
     }
-    trace[trace_len++] = (struct sched_switch){
+    struct sched_switch *sw = &trace[trace_len++];
+    *sw = (struct sched_switch){
         .step = step, .from = (uint16_t)from, .to = (uint16_t)to,
-        .kind = (uint8_t)kind, .flags = (uint8_t)flags, .site = site,
+        .kind = (uint8_t)kind, .flags = (uint16_t)flags, .site = site,
     };
+    if (want_callers) {
+        /* The scheduler's own frames are included; readers skip them. */
+        int n = backtrace((void **)sw->callers, FTFUZZ_TRACE_CALLERS);
+        sw->ncallers = (uint8_t)(n > 0 ? n : 0);
+    }
 }
 
 uint64_t
@@ -105,10 +115,20 @@ ftfuzz_sched_write_trace(const char *path)
             module = info.dli_fname;
             off -= (uintptr_t)info.dli_fbase;
         }
-        fprintf(f, "switch %llu %u %u %s %u %s+0x%lx\n",
+        fprintf(f, "switch %llu %u %u %s %u %s+0x%lx",
                 (unsigned long long)sw->step, sw->from, sw->to,
                 ftfuzz_point_kind_name(sw->kind), sw->flags, module,
                 (unsigned long)off);
+        for (unsigned k = 0; k < sw->ncallers; k++) {
+            module = "?";
+            off = (uintptr_t)sw->callers[k];
+            if (dladdr(sw->callers[k], &info) && info.dli_fname) {
+                module = info.dli_fname;
+                off -= (uintptr_t)info.dli_fbase;
+            }
+            fprintf(f, " %s+0x%lx", module, (unsigned long)off);
+        }
+        fputc('\n', f);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {

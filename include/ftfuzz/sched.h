@@ -22,6 +22,9 @@ extern "C" {
 
 #define FTFUZZ_EXPORT __attribute__((visibility("default")))
 
+/* Frames of a switch's stack a trace keeps with trace_callers. */
+#define FTFUZZ_TRACE_CALLERS 12
+
 /* Most threads one session manages, the opener included. */
 #define FTFUZZ_SCHED_MAX_THREADS 64
 
@@ -164,6 +167,9 @@ typedef struct ftfuzz_sched_config {
     uint64_t quantum;           /* fairness quantum; 0: FTFUZZ_QUANTUM */
     unsigned watchdog_seconds;  /* 0: FTFUZZ_WATCHDOG_SECONDS */
     const char *trace_out;      /* write the trace here at the end, or NULL */
+    /* record each switch's call stack too (up to FTFUZZ_TRACE_CALLERS
+     * frames) for reports; costs an unwind per switch */
+    int trace_callers;
     /*
      * Called with the verdict and the report text when a finding ends the
      * session (deadlock, livelock, hang, divergence); the default prints
