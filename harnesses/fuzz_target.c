@@ -4,7 +4,9 @@
  * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
  */
 #include <execinfo.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -39,11 +42,27 @@ harness_no_aslr(char **argv)
     execv("/proc/self/exe", argv);
 }
 
+/* What a forked execution hands back to the fuzzing process. */
+struct shared_result {
+    ftfuzz_sched_result result;
+    char finding[32];          /* what killed the child, for the stats */
+    uint8_t counters[];
+};
+
+static struct shared_result *shared;
+static const char *stats_path;     /* FTFUZZ_STATS */
+static void stats_flush(void);
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     harness_no_aslr(*argv);
+    const char *stats = getenv("FTFUZZ_STATS");
+    if (stats && *stats) {
+        stats_path = stats;
+        atexit(stats_flush);
+    }
     harness_init((*argv)[0]);
     return 0;
 }
@@ -54,6 +73,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
  * that report and then hand over to libFuzzer's own handler, which is in
  * place by the first execution.
  */
+
 static struct sigaction previous[NSIG];
 static int in_run;
 static pid_t parent_pid;
@@ -72,6 +92,12 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
     }
     struct sigaction *p = &previous[sig];
     if (getpid() != parent_pid) {
+        if (shared)
+            snprintf(shared->finding, sizeof shared->finding, "%s",
+                     harness_finding ? harness_finding
+                     : sig == SIGSEGV ? "SIGSEGV"
+                     : sig == SIGABRT ? "SIGABRT"
+                     : sig == SIGBUS ? "SIGBUS" : "signal");
         /* A forked execution dies of the signal itself, after printing its
          * own stack (the parent's, which libFuzzer prints, says nothing);
          * the parent turns that into libFuzzer's crash. */
@@ -80,6 +106,7 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
         fprintf(stderr, "==ftfuzz== stack of the thread that got signal "
                         "%d:\n", sig);
         backtrace_symbols_fd(frames, n, 2);
+        harness_report_crash(sig, frames, n);
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -167,18 +194,71 @@ harness_copy_counters(uint8_t *shared_counters, int to_shared)
     }
 }
 
-struct shared_result {
-    ftfuzz_sched_result result;
-    uint8_t counters[];
-};
-
-static struct shared_result *shared;
 
 static int
 harness_forking(void)
 {
     const char *v = getenv("FTFUZZ_NO_FORK");
     return !(v && *v && strcmp(v, "0") != 0);
+}
+
+/*
+ * Campaign figures for `ftfuzz fuzz` (FTFUZZ_STATS=FILE): each fuzzing
+ * process appends "stats PID EXECS SWITCHES STEPS" (running totals) every
+ * second, and "finding PID KIND" when an execution dies.  Appends of one
+ * short line are atomic, so the processes of -fork=N share the file.
+ */
+static unsigned long long stats_execs, stats_switches, stats_steps;
+static time_t stats_last;
+
+static void
+stats_line(const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    int fd = open(stats_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (n > 0 && write(fd, line, (size_t)n) < 0) {
+        /* the figures are best effort */
+    }
+    close(fd);
+}
+
+static void
+stats_execution(const ftfuzz_sched_result *r)
+{
+    if (!stats_path)
+        return;
+    stats_execs++;
+    stats_switches += r->switches;
+    stats_steps += r->steps;
+    time_t now = time(NULL);
+    if (now != stats_last) {
+        stats_last = now;
+        stats_line("stats %d %llu %llu %llu\n", (int)getpid(), stats_execs,
+                   stats_switches, stats_steps);
+    }
+}
+
+static void
+stats_flush(void)
+{
+    stats_line("stats %d %llu %llu %llu\n", (int)getpid(), stats_execs,
+               stats_switches, stats_steps);
+}
+
+static void
+stats_finding(const char *kind)
+{
+    if (!stats_path)
+        return;
+    stats_line("stats %d %llu %llu %llu\nfinding %d %s\n", (int)getpid(),
+               stats_execs, stats_switches, stats_steps, (int)getpid(),
+               kind);
 }
 
 static ftfuzz_sched_result
@@ -200,6 +280,7 @@ harness_run_forked(const prog_program *p)
         perror("ftfuzz harness: fork");
         abort();
     }
+    shared->finding[0] = 0;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         in_run = 1;
@@ -221,6 +302,8 @@ harness_run_forked(const prog_program *p)
             fprintf(stderr, "==ftfuzz== the execution exited with status "
                             "%d; its report is above\n",
                     WEXITSTATUS(status));
+        stats_finding(shared->finding[0] ? shared->finding
+                      : WIFSIGNALED(status) ? "signal" : "exit");
         /* libFuzzer's handler saves the input as a crash. */
         harness_restore_libfuzzer_abort();
         abort();
@@ -247,6 +330,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r = harness_run(p, FTFUZZ_FAMILY, 1);
         in_run = 0;
     }
+    stats_execution(&r);
     const char *trace = getenv("FTFUZZ_PRINT_HASH");
     if (trace && *trace)
         fprintf(stderr, "==ftfuzz== trace hash 0x%016llx steps %llu "

@@ -44,6 +44,10 @@ int harness_object_kind(int family, uint32_t kind);
 void harness_make_objects(const prog_program *p, int family, PyObject **objs,
                           int *kinds, int *sources);
 
+/* What ended the execution, when a finding did ("linearizability",
+ * "deadlock", ...): the crash handler reports it with the signal. */
+extern const char *harness_finding;
+
 /* --- linearizability.c ---------------------------------------------------------- */
 
 /* Whether the oracle applies to p (small enough, every op atomic). */
@@ -77,8 +81,36 @@ PyObject *ops_exec(const prog_op *op, PyObject *const *objs,
 /* Whether free-threaded CPython documents op as atomic. */
 int ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs);
 
+/* A shared object's construction, as Python, e.g. "list(range(8))";
+ * source is the object an iterator iterates over, or -1. */
+void ops_describe_object(int kind, uint32_t size, int source, char *buf,
+                         size_t size_buf);
+
 /* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
 void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
                   char *buf, size_t size);
+
+/* --- report.c: report mode, for `ftfuzz replay` ----------------------------- */
+
+/* Reads FTFUZZ_REPORT; report mode is off without it. */
+void report_init(void);
+
+/* Where the session's trace goes in report mode, or NULL. */
+const char *report_trace_path(void);
+
+/* Program thread `thread` starts on this thread. */
+void report_thread_start(unsigned thread);
+
+/* Op `op` of program thread `thread` starts / ends on this thread. */
+void report_op_begin(unsigned thread, unsigned op);
+void report_op_end(int raised);
+
+/* Writes the report (and the trace); sig and frames for a crash. */
+void report_write(const prog_program *p, const int *kinds,
+                  const int *sources, int sig, void *const *frames,
+                  int nframes);
+
+/* From a crash handler: the report of the execution under way. */
+void harness_report_crash(int sig, void *const *frames, int nframes);
 
 #endif /* FTFUZZ_HARNESS_H */

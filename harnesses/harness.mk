@@ -8,7 +8,8 @@ FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_TARGETS  := $(foreach f,$(FUZZ_FAMILIES),$(FUZZ_DIR)/fuzz_$(f))
 
 ifneq ($(and $(PY_HOME),$(PROG_LIB)),)
-HARNESS_SRCS := harnesses/runtime.c harnesses/ops.c harnesses/linearizability.c
+HARNESS_SRCS := harnesses/runtime.c harnesses/ops.c harnesses/linearizability.c \
+                harnesses/report.c
 HARNESS_OBJS := $(patsubst harnesses/%.c,$(BUILD)/harnesses/%.o,$(HARNESS_SRCS))
 HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
                  -DFTFUZZ_PY_HOME='"$(PY_HOME)"'

@@ -231,6 +231,7 @@ lin_check(const prog_program *p, int family, PyObject *const *objs,
         }
     for (uint32_t o = 0; o < p->nobjects; o++)
         fprintf(stderr, "    o%u = %s\n", o, observed_state[o]);
+    harness_finding = "linearizability";
     fprintf(stderr, "  closest sequential order (%d of %u results and "
                     "states agree):\n%s",
             best_matches, nops + p->nobjects, best_text);

@@ -539,3 +539,52 @@ ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind,
     Py_DECREF(range);
     return r;
 }
+
+void
+ops_describe_object(int kind, uint32_t size, int source, char *buf,
+                    size_t size_buf)
+{
+    static const char letters[] = "abcdefghijklmnop";
+    switch (kind) {
+    case PROG_LIST:
+        snprintf(buf, size_buf, "list(range(%u))", size);
+        return;
+    case PROG_DICT:
+        snprintf(buf, size_buf, "{i: i for i in range(%u)}", size);
+        return;
+    case PROG_SET:
+        snprintf(buf, size_buf, "set(range(%u))", size);
+        return;
+    case PROG_BYTEARRAY:
+        snprintf(buf, size_buf, "bytearray(range(%u))", size);
+        return;
+    case PROG_DEQUE:
+        snprintf(buf, size_buf, "collections.deque(range(%u))", size);
+        return;
+    case PROG_ITER_LIST:
+    case PROG_ITER_DICT:
+    case PROG_ITER_SET:
+        if (source >= 0) {
+            snprintf(buf, size_buf, "iter(o%d)", source);
+        } else {
+            char inner[64];
+            ops_describe_object(ops_iter_source_kind(kind), size, -1, inner,
+                                sizeof inner);
+            snprintf(buf, size_buf, "iter(%s)", inner);
+        }
+        return;
+    case PROG_ITER_STR:
+        snprintf(buf, size_buf, "iter(\"%.*s\")", (int)size, letters);
+        return;
+    case PROG_ITER_BYTES:
+        snprintf(buf, size_buf, "iter(b\"%.*s\")", (int)size, letters);
+        return;
+    case PROG_ITER_RANGE:
+        snprintf(buf, size_buf, "iter(range(%u))", size);
+        return;
+    case PROG_ITER_GENERIC_ALIAS:
+        snprintf(buf, size_buf, "iter(list[int])");
+        return;
+    }
+    snprintf(buf, size_buf, "None");
+}

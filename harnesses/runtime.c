@@ -20,7 +20,9 @@
  *
  * An exception raised by an operation is its result, not a failure.
  */
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -36,6 +38,23 @@ static const prog_program *current;
 static PyObject *objects[PROG_MAX_OBJECTS];
 static int kinds[PROG_MAX_OBJECTS];
 static int sources[PROG_MAX_OBJECTS];
+const char *harness_finding;
+
+/* A scheduler finding: the scheduler's own report, then a crash. */
+static void
+harness_on_finding(int verdict, const char *report)
+{
+    ftfuzz_sched_result r = ftfuzz_sched_snapshot();
+    harness_finding = ftfuzz_verdict_name(verdict);
+    fprintf(stderr, "==ftfuzz== FINDING: %s\n%s==ftfuzz== trace hash "
+                    "0x%016llx, steps %llu, switches %llu\n",
+            harness_finding, report, (unsigned long long)r.trace_hash,
+            (unsigned long long)r.steps, (unsigned long long)r.switches);
+    abort();
+}
+
+/* The execution report mode describes (not the warm-up run). */
+static const prog_program *reported;
 
 static const char runner_code[] =
     "import _thread\n"
@@ -55,24 +74,101 @@ harness_die(const char *what)
 
 static void harness_collect(void);
 
+/* Where a home's stdlib is (CPython's own landmark), e.g.
+ * "/lib/python3.13t/os.py". */
+#ifdef Py_GIL_DISABLED
+#define HARNESS_ABI_THREAD "t"
+#else
+#define HARNESS_ABI_THREAD ""
+#endif
+#define HARNESS_STDLIB_LANDMARK                                          \
+    "/lib/python" Py_STRINGIFY(PY_MAJOR_VERSION) "."                     \
+    Py_STRINGIFY(PY_MINOR_VERSION) HARNESS_ABI_THREAD "/os.py"
+/* The home next to the binary: where scripts/oss-fuzz/build.sh installs
+ * the stdlib ($OUT/ftfuzz-python). */
+#define HARNESS_RELATIVE_HOME "ftfuzz-python"
+
+static int
+harness_has_stdlib(const char *home)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s" HARNESS_STDLIB_LANDMARK, home);
+    return n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0;
+}
+
+/*
+ * The interpreter's home: the build-time FTFUZZ_PY_HOME when it holds the
+ * stdlib (always, in a local build), else ftfuzz-python in the directory of
+ * the running binary (/proc/self/exe, or argv0 without /proc): an OSS-Fuzz
+ * build is run wherever its $OUT was unpacked.  Once per process, before
+ * the interpreter starts.
+ */
+static const char *
+harness_home(const char *argv0, char *buf, size_t size)
+{
+    if (harness_has_stdlib(FTFUZZ_PY_HOME))
+        return FTFUZZ_PY_HOME;
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+    } else if (argv0 && strchr(argv0, '/') && strlen(argv0) < size) {
+        strcpy(buf, argv0);
+    } else {
+        buf[0] = '\0';
+    }
+    char *slash = strrchr(buf, '/');
+    if (slash && (size_t)(slash - buf) + sizeof "/" HARNESS_RELATIVE_HOME
+                     <= size) {
+        strcpy(slash + 1, HARNESS_RELATIVE_HOME);
+        if (harness_has_stdlib(buf))
+            return buf;
+    } else {
+        snprintf(buf, size, "<the binary's directory>/" HARNESS_RELATIVE_HOME);
+    }
+    fprintf(stderr,
+            "ftfuzz harness: cannot find the Python stdlib: neither %s (the "
+            "build's) nor %s (next to the binary) has %s; rebuild, or put "
+            "the stdlib next to the binary as scripts/oss-fuzz/build.sh "
+            "does\n",
+            FTFUZZ_PY_HOME, buf, &HARNESS_STDLIB_LANDMARK[1]);
+    exit(1);
+}
+
 void
 harness_init(const char *argv0)
 {
-    (void)argv0;
+    char home_buf[PATH_MAX];
+    const char *home = harness_home(argv0, home_buf, sizeof home_buf);
+    report_init();
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.install_signal_handlers = 0;
     config.use_hash_seed = 1;
     config.hash_seed = 0;
     config.write_bytecode = 0;
-    PyStatus st = PyConfig_SetBytesString(&config, &config.home,
-                                          FTFUZZ_PY_HOME);
+    PyStatus st = PyConfig_SetBytesString(&config, &config.home, home);
+    /*
+     * The interpreter starts from one fixed environment, whoever runs the
+     * target.  CPython copies the environment into os.environ (and derives
+     * sys.executable from PATH): a variable more or less moves every later
+     * allocation, which changes lookups keyed by address (the type cache)
+     * and with them the steps of each execution, so a trace recorded under
+     * pytest would not replay in a shell.  The process keeps its own
+     * environment: only the interpreter's start sees this one.
+     */
+    static char *fixed_environment[] = {
+        "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8", NULL,
+    };
+    extern char **environ;
+    char **process_environment = environ;
+    environ = fixed_environment;
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
+    environ = process_environment;
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) {
         fprintf(stderr, "ftfuzz harness: cannot start CPython (home %s): "
-                        "%s\n", FTFUZZ_PY_HOME,
+                        "%s\n", home,
                 st.err_msg ? st.err_msg : "unknown error");
         exit(1);
     }
@@ -91,7 +187,10 @@ harness_init(const char *argv0)
     Py_XDECREF(coll);
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
-    /* Forked executions all start from this state: make it a clean one. */
+    /* Forked executions all start from this state: make it a clean one.
+     * (gc.freeze() here would make the collection after each execution
+     * about 25% cheaper, but it moves every execution's step counts, so
+     * every stored input would stop reproducing its interleaving.) */
     harness_collect();
 }
 
@@ -128,9 +227,12 @@ thread_body(PyObject *self, PyObject *unused)
     (void)unused;
     long idx = PyLong_AsLong(self);
     const prog_thread *t = &current->threads[idx];
+    report_thread_start((unsigned)idx);
     for (uint32_t i = 0; i < t->nops; i++) {
+        report_op_begin((unsigned)idx, i);
         PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
                                current->nobjects);
+        report_op_end(r == NULL);
         /* The exception, if any, is the op's result. */
         if (lin_recording()) {
             lin_keep((unsigned)idx, i, r);
@@ -214,7 +316,13 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     if (bodies == NULL)
         harness_die("out of memory");
 
-    ftfuzz_sched_config cfg = {.strategy = strategy};
+    ftfuzz_sched_config cfg = {.strategy = strategy,
+                               .on_finding = harness_on_finding};
+    if (check) {
+        reported = p;
+        cfg.trace_out = report_trace_path();
+        cfg.trace_callers = cfg.trace_out != NULL;
+    }
     if (ftfuzz_sched_begin(&cfg) != 0)
         harness_die("cannot open a scheduler session");
     r = PyObject_CallOneArg(run_threads, bodies);
@@ -258,5 +366,13 @@ harness_run(const prog_program *p, int family, int warm_up)
     /* The collector visits every object: a reference count the execution
      * broke fails its debug assertion here, in this input's execution. */
     harness_collect();
+    report_write(reported, kinds, sources, 0, NULL, 0);
+    reported = NULL;
     return res;
+}
+
+void
+harness_report_crash(int sig, void *const *frames, int nframes)
+{
+    report_write(reported, kinds, sources, sig, frames, nframes);
 }

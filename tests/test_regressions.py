@@ -1,10 +1,13 @@
 """Every regression input replays its race: same verdict, same trace hash,
-in fresh processes, every time."""
+in fresh processes (twice here; tests/test_replay.py replays each 20
+times through `ftfuzz replay`)."""
 import os
 import re
 import subprocess
 
 import pytest
+
+from helpers import regression_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
@@ -12,12 +15,7 @@ INPUTS = sorted(f[:-5] for f in os.listdir(REGRESSIONS) if f.endswith(".meta"))
 
 
 def meta(name):
-    fields = {}
-    for line in open(os.path.join(REGRESSIONS, name + ".meta")):
-        m = re.match(r"^([a-z-]+): (.*)$", line)
-        if m:
-            fields[m.group(1)] = m.group(2).strip()
-    return fields
+    return regression_meta(os.path.join(REGRESSIONS, name + ".meta"))
 
 
 def test_there_are_regression_inputs():
@@ -31,7 +29,7 @@ def test_regression_replays_identically(name):
     path = os.path.join(REGRESSIONS, name)
     assert os.path.exists(path), f"{name}: the input itself is missing"
     results = set()
-    for _ in range(5):
+    for _ in range(2):
         r = subprocess.run([target, path], capture_output=True, text=True,
                            timeout=300,
                            env=dict(os.environ, FTFUZZ_PRINT_HASH="1"))
@@ -50,7 +48,7 @@ def test_regression_replays_identically(name):
                 # The forked execution prints its own stack before dying.
                 assert "==ftfuzz== stack of the thread that got signal 11" \
                     in r.stderr
-                assert "ops_exec" in r.stderr
+                assert re.search(r"got signal 11:\n\S+\(", r.stderr)
             results.add(crash.groups())
         else:
             assert r.returncode == 0, r.stderr[-2000:]
