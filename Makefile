@@ -78,7 +78,10 @@ cpython: deps
 # interpreter, not the one the link pointed at before.  Other goals
 # (`make all`, `make help`) never start a CPython build; without the fragment
 # they skip the embedding programs.  Not done under `make -n`.
-CPYTHON_FIRST_GOALS := check fuzz bench cpython
+# `make regress` without CPYTHON_SRC checks the default CPython, so it builds
+# it too; with CPYTHON_SRC, scripts/regress.py builds that tree on the side
+# (build/regress/) and leaves build/cpython-fuzz alone.
+CPYTHON_FIRST_GOALS := check fuzz bench cpython $(if $(CPYTHON_SRC),,regress)
 ifneq ($(filter $(CPYTHON_FIRST_GOALS),$(MAKECMDGOALS)),)
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 CPYTHON_FIRST_STATUS := $(shell scripts/deps.sh >&2 && \
@@ -96,15 +99,19 @@ endif
 FTFUZZ_BIN := $(BUILD)/bin/ftfuzz
 CLI_SRCS   := $(wildcard fuzz/cli/*.c)
 
-$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DFTFUZZ_ROOT='"$(ROOT)"' $(CLI_SRCS) -o $@
+# (its rule follows the fragments: it links the program format)
 
 # --- everything else is in these fragments ------------------------------------
 
 include fuzz/fuzz.mk
 include tests/tests.mk
 include harnesses/harness.mk
+
+# The CLI decodes and edits fuzz inputs (minimize), so it links the program
+# format.
+$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE) $(PROG_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PROG_CFLAGS) -DFTFUZZ_ROOT='"$(ROOT)"' $(CLI_SRCS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
 
 .PHONY: all fuzz check bench clean distclean help
 all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build
@@ -117,6 +124,15 @@ check: cpython all
 
 bench: cpython all
 	scripts/bench.sh
+
+# Replays corpus/regressions/ against the default CPython, or with
+# CPYTHON_SRC=DIR against that checkout (docs/regress.md).  More flags for
+# `ftfuzz regress` in REGRESS_ARGS.  The build runs after deps (a sub-make),
+# so that -j cannot compile before the compiler is installed.
+.PHONY: regress
+regress: deps
+	@$(MAKE) --no-print-directory $(FTFUZZ_BIN) $(if $(CPYTHON_SRC),,all)
+	$(FTFUZZ_BIN) regress $(if $(CPYTHON_SRC),--cpython '$(CPYTHON_SRC)') $(REGRESS_ARGS)
 
 clean:
 	rm -rf $(BUILD)
@@ -134,6 +150,8 @@ help:
 	@echo "                  SANITIZER=address adds ASan to the fuzz variant"
 	@echo "  make all        build the scheduler, the ftfuzz command and test programs"
 	@echo "  make bench      benchmarks; figures go to BENCHMARKS.md"
+	@echo "  make regress    replay corpus/regressions/ against the default CPython;"
+	@echo "                  CPYTHON_SRC=DIR: against that checkout (docs/regress.md)"
 	@echo "  make clean      remove build/ (the CPython cache stays)"
 	@echo "  make distclean  also remove the CPython cache ($(FTFUZZ_CACHE))"
 	@echo "  make help       this text"

@@ -229,3 +229,60 @@ prog_count_ops(const prog_program *p)
         n += p->threads[t].nops;
     return n;
 }
+
+/* The bytes strategy's encoding (scheduler/strategy_bytes.c): per
+ * preemption a varint DELTA (<= 4 bytes; 0 counts as 1) from the previous
+ * one, then the CHOICE byte. */
+size_t
+prog_preemptions(const prog_program *p, prog_preemption *out, size_t max)
+{
+    size_t n = 0, pos = 0;
+    uint64_t at = 0;
+    if (p->schedule.strategy != PROG_SCHED_BYTES)
+        return 0;
+    while (n < max && pos < p->schedule.nbytes) {
+        uint64_t delta = 0;
+        for (int i = 0;; i++) {
+            if (pos >= p->schedule.nbytes || i == 4)
+                return n;
+            uint8_t c = p->schedule.bytes[pos++];
+            delta |= (uint64_t)(c & 0x7f) << (7 * i);
+            if (!(c & 0x80))
+                break;
+        }
+        if (pos >= p->schedule.nbytes)
+            return n;
+        at += delta ? delta : 1;
+        out[n].step = at;
+        out[n++].choice = p->schedule.bytes[pos++];
+    }
+    return n;
+}
+
+int
+prog_set_preemptions(prog_program *p, const prog_preemption *pre, size_t n)
+{
+    uint8_t bytes[PROG_MAX_SCHEDULE];
+    size_t pos = 0;
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pre[i].step <= prev || pre[i].step - prev >= (1ull << 28))
+            return -1;
+        uint64_t delta = pre[i].step - prev;
+        do {
+            if (pos >= PROG_MAX_SCHEDULE)
+                return -1;
+            uint8_t b = delta & 0x7f;
+            delta >>= 7;
+            bytes[pos++] = (uint8_t)(b | (delta ? 0x80 : 0));
+        } while (delta);
+        if (pos >= PROG_MAX_SCHEDULE)
+            return -1;
+        bytes[pos++] = pre[i].choice;
+        prev = pre[i].step;
+    }
+    p->schedule.strategy = PROG_SCHED_BYTES;
+    p->schedule.nbytes = (uint32_t)pos;
+    memcpy(p->schedule.bytes, bytes, pos);
+    return 0;
+}

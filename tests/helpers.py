@@ -16,3 +16,13 @@ def read_cpython_fragment(prefix):
         if m:
             values[m.group(1)] = m.group(2).strip()
     return values
+
+
+def regression_meta(path):
+    """The `key: value` fields of a corpus/regressions .meta file."""
+    fields = {}
+    for line in open(path):
+        m = re.match(r"^([a-z-]+): (.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2).strip()
+    return fields

@@ -98,5 +98,39 @@ def test_a_short_campaign_runs_and_summarizes(tmp_path):
     assert len(os.listdir(tmp_path / "fuzz_list" / "corpus")) == \
         int(m.group(1))
     assert "exec/s" in r.stderr   # libFuzzer's progress lines
+    # ... each followed by ftfuzz's own figures, which count executions the
+    # campaign really ran, and the same line closes the run on stdout.
+    figures = re.findall(r"^ftfuzz: (\d+) executions \(([\d.]+)/s\), "
+                         r"([\d.]+) switches per execution, findings: (.*)$",
+                         r.stderr, re.M)
+    assert figures, r.stderr[-3000:]
+    final = re.search(r"^ftfuzz: (\d+) executions .*findings: (.*)$", r.stdout,
+                      re.M)
+    assert final and int(final.group(1)) >= int(m.group(1)) > 0, r.stdout
+    assert float(figures[-1][2]) > 0   # the programs do switch threads
     # It once removed /dev/null, taking it for a result file.
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_campaign_counts_findings_by_kind(tmp_path):
+    """Seeds after -- that crash and that violate linearizability show up
+    in ftfuzz's figures by kind, and the user's directory stays as it was."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in ("generic_alias_iter_next", "list_sort_len"):
+        data = open(os.path.join(ROOT, "corpus", "regressions", name),
+                    "rb").read()
+        (seeds / name).write_bytes(data)
+    r = run("fuzz", "--time", "10", "--jobs", "1", "--out",
+            str(tmp_path / "out"), "mixed", "--", str(seeds), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    final = re.search(r"^ftfuzz: \d+ executions .*findings: (.*)$", r.stdout,
+                      re.M)
+    assert final, r.stdout
+    kinds = dict((k, int(n)) for n, k in
+                 re.findall(r"(\d+) (\S+?)(?:,|$)", final.group(1)))
+    assert kinds.get("SIGSEGV", 0) >= 1 and \
+        kinds.get("linearizability", 0) >= 1, final.group(0)
+    assert sorted(os.listdir(seeds)) == ["generic_alias_iter_next",
+                                         "list_sort_len"]
+

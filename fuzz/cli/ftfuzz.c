@@ -21,23 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef FTFUZZ_ROOT
-#define FTFUZZ_ROOT "."
-#endif
+#include "cli.h"
 
 /* --- the command table ------------------------------------------------------ */
-
-struct cmd {
-    const char *name, *args, *summary;
-    int (*run)(int argc, char **argv);
-};
 
 struct flag {
     const char *cmd, *name, *value, *dflt, *help;
     const char *set;   /* the value given, or NULL */
 };
 
-#define FTFUZZ_CMD(name, args, summary) static int cmd_##name(int, char **);
+#define FTFUZZ_CMD(name, args, summary) int cmd_##name(int, char **);
 #define FTFUZZ_FLAG(cmd, flag, value, dflt, help)
 #include "commands.def"
 #undef FTFUZZ_CMD
@@ -63,7 +56,7 @@ static struct flag flags[] = {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
-static const struct cmd *
+const struct cmd *
 find_cmd(const char *name)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -83,7 +76,7 @@ usage(FILE *f)
     fprintf(f, "\n'ftfuzz COMMAND --help' describes a command and its flags.\n");
 }
 
-static void
+void
 command_help(const struct cmd *c, FILE *f)
 {
     fprintf(f, "usage: ftfuzz %s %s\n\n%s\n", c->name, c->args, c->summary);
@@ -104,7 +97,7 @@ command_help(const struct cmd *c, FILE *f)
     }
 }
 
-static const char *
+const char *
 flag(const char *cmd, const char *name)
 {
     for (size_t i = 0; i < NFLAGS; i++)
@@ -118,7 +111,7 @@ flag(const char *cmd, const char *name)
  * argument that is not a flag (after "--" if there is one), or -1 after
  * printing an error.  --help prints help and exits.
  */
-static int
+int
 parse_flags(const struct cmd *c, int argc, char **argv, int *saw_dashdash)
 {
     *saw_dashdash = 0;
@@ -168,7 +161,7 @@ parse_flags(const struct cmd *c, int argc, char **argv, int *saw_dashdash)
     return i;
 }
 
-static int
+int
 parse_u64(const char *cmd, const char *name, uint64_t *out)
 {
     const char *v = flag(cmd, name);
@@ -186,14 +179,8 @@ parse_u64(const char *cmd, const char *name, uint64_t *out)
 
 /* --- running programs -------------------------------------------------------- */
 
-struct run_result {
-    int exited, status, signal;    /* from waitpid */
-    int have_result;               /* the result file was written */
-    char verdict[32];
-    unsigned long long hash, steps, switches;
-};
 
-static double
+double
 now_s(void)
 {
     struct timespec ts;
@@ -219,18 +206,11 @@ read_result(const char *path, struct run_result *r)
     r->have_result = r->verdict[0] != 0;
 }
 
-/*
- * Runs argv with extra environment entries ("NAME=VALUE", NULL-ended),
- * output to log (or inherited when log is NULL); reads the result file at
- * result_path when there is one (it is removed first).
- */
-static int
-run_program(char **argv, const char *const *env, const char *log,
-            const char *result_path, struct run_result *r)
+/* Starts argv with extra "NAME=VALUE" entries, its stdout and stderr on
+ * out_fd (inherited when -1). */
+pid_t
+spawn(char **argv, const char *const *env, int out_fd)
 {
-    memset(r, 0, sizeof *r);
-    if (result_path)
-        unlink(result_path);
     pid_t pid = fork();
     if (pid < 0) {
         perror("ftfuzz: fork");
@@ -239,19 +219,22 @@ run_program(char **argv, const char *const *env, const char *log,
     if (pid == 0) {
         for (const char *const *e = env; *e; e++)
             putenv((char *)*e);
-        if (log) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-            }
+        if (out_fd >= 0) {
+            dup2(out_fd, 1);
+            dup2(out_fd, 2);
         }
         execvp(argv[0], argv);
         fprintf(stderr, "ftfuzz: cannot run %s: %s\n", argv[0],
                 strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+/* Waits for pid; fills exited, status and signal of r. */
+int
+wait_program(pid_t pid, struct run_result *r)
+{
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
@@ -259,6 +242,33 @@ run_program(char **argv, const char *const *env, const char *log,
     r->exited = WIFEXITED(st);
     r->status = r->exited ? WEXITSTATUS(st) : 0;
     r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    return 0;
+}
+
+/*
+ * Runs argv with extra environment entries ("NAME=VALUE", NULL-ended),
+ * output to log (or inherited when log is NULL); reads the result file at
+ * result_path when there is one (it is removed first).
+ */
+int
+run_program(char **argv, const char *const *env, const char *log,
+            const char *result_path, struct run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (result_path)
+        unlink(result_path);
+    int fd = -1;
+    if (log && (fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                          0644)) < 0) {
+        fprintf(stderr, "ftfuzz: cannot write %s: %s\n", log,
+                strerror(errno));
+        return -1;
+    }
+    pid_t pid = spawn(argv, env, fd);
+    if (fd >= 0)
+        close(fd);
+    if (pid < 0 || wait_program(pid, r) != 0)
+        return -1;
     if (result_path)
         read_result(result_path, r);
     return 0;
@@ -313,7 +323,7 @@ print_quoted(FILE *f, char **argv)
     }
 }
 
-static void
+void
 print_file(const char *path, FILE *to)
 {
     FILE *f = fopen(path, "r");
@@ -326,7 +336,7 @@ print_file(const char *path, FILE *to)
     fclose(f);
 }
 
-static int
+int
 copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
@@ -344,7 +354,7 @@ copy_file(const char *from, const char *to)
 }
 
 /* Address-space layout must not differ between runs (DESIGN-NOTES §5). */
-static void
+void
 disable_aslr(void)
 {
     int pers = personality(0xffffffff);
@@ -352,7 +362,7 @@ disable_aslr(void)
         personality((unsigned long)pers | ADDR_NO_RANDOMIZE);
 }
 
-static int
+int
 make_dir(const char *dir)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -365,7 +375,7 @@ make_dir(const char *dir)
 
 /* --- explore ----------------------------------------------------------------- */
 
-static int
+int
 cmd_explore(int argc, char **argv)
 {
     const struct cmd *c = find_cmd("explore");
@@ -530,7 +540,7 @@ read_trace_header(const char *path, unsigned long long *hash)
     return 0;
 }
 
-static int
+int
 cmd_replay(int argc, char **argv)
 {
     const struct cmd *c = find_cmd("replay");
@@ -539,8 +549,11 @@ cmd_replay(int argc, char **argv)
     if (first < 0)
         return 2;
     const char *trace = flag("replay", "--trace");
+    if (!*trace && first < argc && !dd)
+        return replay_input(argc, argv, first);
     if (!*trace) {
-        fprintf(stderr, "ftfuzz replay: --trace FILE is required\n");
+        fprintf(stderr, "ftfuzz replay: give a fuzz input FILE, or --trace "
+                        "FILE -- PROGRAM\n");
         command_help(c, stderr);
         return 2;
     }
@@ -623,11 +636,11 @@ cmd_replay(int argc, char **argv)
 
 /* --- the rest ---------------------------------------------------------------- */
 
-static const char *const families[] = {
+const char *const families[FTFUZZ_NFAMILIES] = {
     "mixed", "list", "dict", "set", "bytearray", "deque", "iter",
 };
 
-static int
+int
 count_files(const char *dir, const char *prefix)
 {
     DIR *d = opendir(dir);
@@ -642,11 +655,125 @@ count_files(const char *dir, const char *prefix)
     return n;
 }
 
+/* --- campaign figures ------------------------------------------------------- */
+
+#define MAX_STAT_PIDS 4096
+#define MAX_KINDS 16
+
+/* What the fuzzing processes appended to FTFUZZ_STATS (fuzz_target.c). */
+struct campaign_stats {
+    int npids;
+    int pid[MAX_STAT_PIDS];
+    unsigned long long execs[MAX_STAT_PIDS], switches[MAX_STAT_PIDS];
+    int nkinds;
+    char kind[MAX_KINDS][32];
+    int count[MAX_KINDS];
+};
+
+static void
+read_stats(const char *path, struct campaign_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[256], kind[32];
+    int pid;
+    unsigned long long e, sw, st;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "stats %d %llu %llu %llu", &pid, &e, &sw, &st) == 4) {
+            int i = 0;
+            while (i < s->npids && s->pid[i] != pid)
+                i++;
+            if (i == s->npids) {
+                if (s->npids == MAX_STAT_PIDS)
+                    continue;
+                s->pid[s->npids++] = pid;
+            }
+            s->execs[i] = e;   /* running totals: the last line counts */
+            s->switches[i] = sw;
+        } else if (sscanf(line, "finding %d %31s", &pid, kind) == 2) {
+            int k = 0;
+            while (k < s->nkinds && strcmp(s->kind[k], kind))
+                k++;
+            if (k == s->nkinds) {
+                if (s->nkinds == MAX_KINDS)
+                    continue;
+                snprintf(s->kind[s->nkinds++], sizeof s->kind[0], "%s", kind);
+            }
+            s->count[k]++;
+        }
+    }
+    fclose(f);
+}
+
+/* "1234 executions (56.7/s), 3.2 switches per execution, findings: ..." */
+static void
+print_stats(const char *path, double elapsed, FILE *to)
+{
+    struct campaign_stats *s = malloc(sizeof *s);
+    if (!s)
+        return;
+    read_stats(path, s);
+    unsigned long long execs = 0, switches = 0;
+    for (int i = 0; i < s->npids; i++) {
+        execs += s->execs[i];
+        switches += s->switches[i];
+    }
+    fprintf(to, "ftfuzz: %llu executions (%.1f/s), %.1f switches per "
+                "execution, findings:", execs,
+            elapsed > 0 ? (double)execs / elapsed : 0.0,
+            execs ? (double)switches / (double)execs : 0.0);
+    if (s->nkinds == 0)
+        fprintf(to, " none");
+    for (int k = 0; k < s->nkinds; k++)
+        fprintf(to, "%s %d %s", k ? "," : "", s->count[k], s->kind[k]);
+    fprintf(to, "\n");
+    fflush(to);
+    free(s);
+}
+
+/*
+ * Runs libFuzzer with its output through a pipe: each of its status lines
+ * (they carry "exec/s") is followed by ftfuzz's own figures.
+ */
+static int
+run_campaign(char **argv, const char *stats_env, const char *stats_path,
+             struct run_result *r)
+{
+    int fds[2];
+    memset(r, 0, sizeof *r);
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        perror("ftfuzz fuzz: pipe");
+        return -1;
+    }
+    double start = now_s();
+    const char *env[] = {stats_env, NULL};
+    pid_t pid = spawn(argv, env, fds[1]);
+    if (pid < 0)
+        return -1;
+    close(fds[1]);
+    FILE *in = fdopen(fds[0], "r");
+    char line[8192];
+    /* libFuzzer writes to stderr; so do its lines and ours here. */
+    while (in && fgets(line, sizeof line, in)) {
+        fputs(line, stderr);
+        if (strstr(line, "exec/s"))
+            print_stats(stats_path, now_s() - start, stderr);
+    }
+    if (in)
+        fclose(in);
+    if (wait_program(pid, r) != 0)
+        return -1;
+    print_stats(stats_path, now_s() - start, stdout);
+    return 0;
+}
+
 /*
  * The campaign: libFuzzer's fork mode over all cores, crashes, timeouts
  * and out-of-memory inputs saved and not fatal, for a bounded time.
  */
-static int
+int
 cmd_fuzz(int argc, char **argv)
 {
     int dd;
@@ -662,7 +789,7 @@ cmd_fuzz(int argc, char **argv)
             first++;
     }
     size_t known = 0;
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+    for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++)
         known |= !strcmp(family, families[i]);
     if (!known) {
         fprintf(stderr, "ftfuzz fuzz: unknown target '%s' (ftfuzz targets "
@@ -710,9 +837,11 @@ cmd_fuzz(int argc, char **argv)
     args[n++] = a_prefix;
     if (access(a_dict + 6, R_OK) == 0)
         args[n++] = a_dict;
+    /* The first directory is where libFuzzer writes new inputs: ours,
+     * never one the user passed after --. */
+    args[n++] = corpus;
     for (int i = first; i < argc; i++)
         args[n++] = argv[i];
-    args[n++] = corpus;
     if (access(seeds, R_OK) == 0)
         args[n++] = seeds;
     printf("fuzz: fuzz_%s for %llu s on %llu processes; corpus %s, "
@@ -720,9 +849,12 @@ cmd_fuzz(int argc, char **argv)
            family, (unsigned long long)seconds, (unsigned long long)jobs,
            corpus, out);
     fflush(stdout);
+    char stats[4300], stats_env[4400];
+    snprintf(stats, sizeof stats, "%s/stats", out);
+    snprintf(stats_env, sizeof stats_env, "FTFUZZ_STATS=%s", stats);
+    unlink(stats);
     struct run_result r;
-    if (run_program(args, (const char *const[]){ NULL }, NULL, NULL, &r)
-        != 0)
+    if (run_campaign(args, stats_env, stats, &r) != 0)
         return 2;
     free(args);
     int crashes = count_files(out, "crash-");
@@ -738,35 +870,40 @@ cmd_fuzz(int argc, char **argv)
     return 0;
 }
 
-static int
-cmd_minimize(int argc, char **argv)
-{
-    int dd;
-    if (parse_flags(find_cmd("minimize"), argc, argv, &dd) < 0)
-        return 2;
-    fprintf(stderr, "ftfuzz minimize: not available yet: it needs the "
-                    "CPython fuzz targets\n");
-    return 2;
-}
-
-static int
+int
 cmd_regress(int argc, char **argv)
 {
-    int dd;
-    if (parse_flags(find_cmd("regress"), argc, argv, &dd) < 0)
+    /* scripts/regress.py does the work (docs/regress.md).  Its arguments
+     * are passed through unchanged: it parses them and has the --help. */
+    char script[4096];
+    snprintf(script, sizeof script, "%s/scripts/regress.py", FTFUZZ_ROOT);
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) {
+        perror("ftfuzz regress");
         return 2;
-    fprintf(stderr, "ftfuzz regress: not available yet: it needs the "
-                    "CPython fuzz targets and corpus/regressions/\n");
+    }
+    int n = 0;
+    args[n++] = "python3";
+    args[n++] = script;
+    for (int i = 1; i < argc; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    fflush(stdout);
+    execv("/usr/bin/python3", args);
+    execvp("python3", args);
+    fprintf(stderr, "ftfuzz regress: cannot run python3 %s: %s\n", script,
+            strerror(errno));
+    free(args);
     return 2;
 }
 
-static int
+int
 cmd_targets(int argc, char **argv)
 {
     int dd;
     if (parse_flags(find_cmd("targets"), argc, argv, &dd) < 0)
         return 2;
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+    for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
                  families[i]);
@@ -776,7 +913,7 @@ cmd_targets(int argc, char **argv)
     return 0;
 }
 
-static int
+int
 cmd_env(int argc, char **argv)
 {
     int dd;

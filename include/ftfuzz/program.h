@@ -99,6 +99,23 @@ int prog_decode(const uint8_t *data, size_t size, prog_program *p);
 /* Operations in all threads. */
 uint32_t prog_count_ops(const prog_program *p);
 
+/* One preemption of the `bytes` schedule, in absolute terms: at scheduling
+ * point `step` the turn goes to candidates[choice % ncandidates]. */
+typedef struct prog_preemption {
+    uint64_t step;
+    uint8_t choice;
+} prog_preemption;
+
+/* p's bytes schedule as preemptions (what strategy_bytes.c reads);
+ * returns their number, at most max. */
+size_t prog_preemptions(const prog_program *p, prog_preemption *out,
+                        size_t max);
+
+/* Makes p's schedule the bytes strategy with these preemptions (steps
+ * strictly ascending, the first > 0); -1 when they do not fit. */
+int prog_set_preemptions(prog_program *p, const prog_preemption *pre,
+                         size_t n);
+
 /* Encodes *p into out; returns the size, or 0 when it needs more than max. */
 size_t prog_encode(const prog_program *p, uint8_t *out, size_t max);
 

@@ -1,0 +1,85 @@
+/*
+ * Private to fuzz/cli/: what the ftfuzz command's files share.  ftfuzz.c
+ * holds the command table, flag parsing and process helpers; report.c the
+ * replay report of fuzz inputs; minimize.c input minimisation.
+ */
+#ifndef FTFUZZ_CLI_H
+#define FTFUZZ_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifndef FTFUZZ_ROOT
+#define FTFUZZ_ROOT "."
+#endif
+
+struct cmd {
+    const char *name, *args, *summary;
+    int (*run)(int argc, char **argv);
+};
+
+const struct cmd *find_cmd(const char *name);
+void command_help(const struct cmd *c, FILE *f);
+/* The value of a flag of `cmd` (its default when not given). */
+const char *flag(const char *cmd, const char *name);
+/* Index of the first argument after the flags, or -1 after an error. */
+int parse_flags(const struct cmd *c, int argc, char **argv,
+                int *saw_dashdash);
+int parse_u64(const char *cmd, const char *name, uint64_t *out);
+
+struct run_result {
+    int exited, status, signal;    /* from waitpid */
+    int have_result;               /* the result file was written */
+    char verdict[32];
+    unsigned long long hash, steps, switches;
+};
+
+/* Runs argv with extra "NAME=VALUE" entries (NULL-ended), output to log
+ * (inherited when NULL); reads the result file result_path if given. */
+int run_program(char **argv, const char *const *env, const char *log,
+                const char *result_path, struct run_result *r);
+
+/* The two halves of run_program, for callers that read the output. */
+pid_t spawn(char **argv, const char *const *env, int out_fd);
+int wait_program(pid_t pid, struct run_result *r);
+
+double now_s(void);
+int copy_file(const char *from, const char *to);
+void print_file(const char *path, FILE *to);
+void disable_aslr(void);
+int make_dir(const char *dir);
+int count_files(const char *dir, const char *prefix);
+
+/* The fuzz targets' families: fuzz_<family>. */
+#define FTFUZZ_NFAMILIES 7
+extern const char *const families[FTFUZZ_NFAMILIES];
+
+/* `ftfuzz replay FILE`: a fuzz input (report.c). */
+int replay_input(int argc, char **argv, int first);
+
+/* The fuzz target binary for input: --target and --targets-dir of `cmd`,
+ * else FILE.meta, FILE's fuzz_<family> directory, else fuzz_mixed.  -1
+ * after a message when it is unknown or not built. */
+int resolve_target(const char *cmd, const char *input, char *path,
+                   size_t n, char *name, size_t nname, int quiet);
+
+struct replay_switch {
+    unsigned long long step;
+    unsigned from, to, flags;   /* flags as in the trace file */
+};
+
+/* What one execution of a fuzz input gave. */
+struct replay_outcome {
+    char verdict[32];            /* passed, crash, assertion, ... */
+    int signal;
+    unsigned long long hash, steps, switches;
+    struct replay_switch *sw;    /* with_switches only; free() it */
+    size_t nsw;
+};
+
+/* Runs input alone in a fresh process (dir: a scratch directory). */
+int replay_run(const char *target, const char *input, const char *dir,
+               int with_switches, struct replay_outcome *o);
+
+#endif /* FTFUZZ_CLI_H */

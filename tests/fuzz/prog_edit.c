@@ -1,0 +1,147 @@
+/*
+ * prog_edit: builds test inputs by editing a fuzz input (tests only).
+ *
+ *   prog_edit IN OUT [--op T:CODE:TARGET:OTHER:ARG]... [--object KIND:SIZE]...
+ *                    [--explicit TRACE] [--preempt STEP:CHOICE]...
+ *                    [--swap-threads A:B] [--no-preemptions]
+ *                    [--set-object I:KIND:SIZE]
+ *
+ * --op appends an operation to thread T, --object appends a shared object,
+ * --explicit replaces the schedule with the preemptions a trace file
+ * recorded (`ftfuzz replay --out DIR` writes DIR/trace), --preempt adds a
+ * preemption to a bytes schedule (kept in step order), --swap-threads
+ * exchanges two thread bodies, --no-preemptions empties the schedule,
+ * --set-object changes an object's kind (as the program stores it) and
+ * size.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftfuzz/program.h"
+
+static int
+cmp_pre(const void *a, const void *b)
+{
+    const prog_preemption *x = a, *y = b;
+    return x->step < y->step ? -1 : x->step > y->step;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: prog_edit IN OUT [--op T:CODE:TARGET:OTHER:ARG]"
+                        "... [--object KIND:SIZE]... [--explicit TRACE] "
+                        "[--preempt STEP:CHOICE]...\n");
+        return 2;
+    }
+    static uint8_t buf[1 << 16];
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) {
+        perror(argv[1]);
+        return 2;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    prog_program p;
+    prog_decode(buf, n, &p);
+    prog_preemption pre[PROG_MAX_SCHEDULE];
+    size_t npre = prog_preemptions(&p, pre, PROG_MAX_SCHEDULE);
+    int bytes = p.schedule.strategy == PROG_SCHED_BYTES;
+    for (int i = 3; i < argc; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--op")) {
+            unsigned t, code, target, other;
+            int arg;
+            if (sscanf(v, "%u:%u:%u:%u:%d", &t, &code, &target, &other, &arg)
+                    != 5 || t >= p.nthreads
+                || p.threads[t].nops >= PROG_MAX_OPS) {
+                fprintf(stderr, "prog_edit: bad --op %s\n", v);
+                return 2;
+            }
+            p.threads[t].ops[p.threads[t].nops++] = (prog_op){
+                .code = code, .target = target, .other = other, .arg = arg,
+            };
+        } else if (!strcmp(argv[i], "--object")) {
+            unsigned kind, size;
+            if (sscanf(v, "%u:%u", &kind, &size) != 2
+                || p.nobjects >= PROG_MAX_OBJECTS) {
+                fprintf(stderr, "prog_edit: bad --object %s\n", v);
+                return 2;
+            }
+            p.objects[p.nobjects++] = (prog_object){
+                .kind = kind, .size = size, .source = p.nobjects,
+            };
+        } else if (!strcmp(argv[i], "--explicit")) {
+            FILE *t = fopen(v, "r");
+            char line[8192];
+            npre = 0;
+            while (t && fgets(line, sizeof line, t)) {
+                unsigned long long step;
+                unsigned from, to, flags;
+                if (sscanf(line, "switch %llu %u %u %*s %u", &step, &from,
+                           &to, &flags) == 4
+                    && npre < PROG_MAX_SCHEDULE
+                    && (npre == 0 || pre[npre - 1].step != step))
+                    pre[npre++] = (prog_preemption){
+                        .step = step, .choice = (uint8_t)(flags >> 8),
+                    };
+            }
+            if (t)
+                fclose(t);
+            bytes = 1;
+        } else if (!strcmp(argv[i], "--set-object")) {
+            unsigned o, kind, size;
+            if (sscanf(v, "%u:%u:%u", &o, &kind, &size) != 3
+                || o >= p.nobjects) {
+                fprintf(stderr, "prog_edit: bad --set-object %s\n", v);
+                return 2;
+            }
+            p.objects[o].kind = kind;
+            p.objects[o].size = size;
+        } else if (!strcmp(argv[i], "--swap-threads")) {
+            unsigned a, b;
+            if (sscanf(v, "%u:%u", &a, &b) != 2 || a >= p.nthreads
+                || b >= p.nthreads) {
+                fprintf(stderr, "prog_edit: bad --swap-threads %s\n", v);
+                return 2;
+            }
+            prog_thread t = p.threads[a];
+            p.threads[a] = p.threads[b];
+            p.threads[b] = t;
+        } else if (!strcmp(argv[i], "--no-preemptions")) {
+            npre = 0;
+            bytes = 1;
+            i--;   /* takes no value */
+        } else if (!strcmp(argv[i], "--preempt")) {
+            unsigned long long step;
+            unsigned choice;
+            if (sscanf(v, "%llu:%u", &step, &choice) != 2
+                || npre >= PROG_MAX_SCHEDULE) {
+                fprintf(stderr, "prog_edit: bad --preempt %s\n", v);
+                return 2;
+            }
+            pre[npre++] = (prog_preemption){.step = step,
+                                            .choice = (uint8_t)choice};
+            bytes = 1;
+        } else {
+            fprintf(stderr, "prog_edit: unknown flag %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (bytes) {
+        qsort(pre, npre, sizeof pre[0], cmp_pre);
+        if (prog_set_preemptions(&p, pre, npre) != 0) {
+            fprintf(stderr, "prog_edit: the schedule does not fit\n");
+            return 2;
+        }
+    }
+    n = prog_encode(&p, buf, sizeof buf);
+    f = fopen(argv[2], "wb");
+    if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+        perror(argv[2]);
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,230 @@
+"""`ftfuzz replay FILE` and `ftfuzz minimize FILE` on fuzz inputs: the
+report a CPython developer reads, the files written beside it, exact
+replay in fresh processes, and minimisation."""
+import os
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from helpers import regression_meta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
+PROG_EDIT = os.path.join(ROOT, "build", "tests", "fuzz", "prog_edit")
+REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
+INPUTS = sorted(f[:-5] for f in os.listdir(REGRESSIONS) if f.endswith(".meta"))
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def meta(name):
+    return regression_meta(os.path.join(REGRESSIONS, name + ".meta"))
+
+
+def ftfuzz(*args, timeout=600):
+    return subprocess.run([FTFUZZ, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def expected_verdict(expected):
+    """The brief verdict a .meta `expected:` text stands for."""
+    if expected.startswith("linearizability"):
+        return "linearizability", None
+    if expected.startswith("crash (SIGSEGV)"):
+        return "crash", 11
+    if expected.startswith("crash"):
+        return None, None   # any failure
+    return "passed", 0
+
+
+BRIEF = re.compile(r"^verdict=(\S+) signal=(\d+) hash=(0x[0-9a-f]{16}) "
+                   r"steps=(\d+) switches=(\d+)$")
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_regression_replays_20_of_20(name):
+    r = ftfuzz("replay", "--brief", "--times", "20",
+               os.path.join(REGRESSIONS, name))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 20 and all(BRIEF.match(l) for l in lines), r.stdout
+    assert len(set(lines)) == 1, f"{name} replayed differently:\n{r.stdout}"
+    verdict, signal, *_ = BRIEF.match(lines[0]).groups()
+    want, want_signal = expected_verdict(meta(name)["expected"])
+    if want is None:
+        assert verdict != "passed"
+    else:
+        assert verdict == want, lines[0]
+    if want_signal:
+        assert int(signal) == want_signal
+
+
+def replay_report(tmp_path, name, *extra):
+    out = tmp_path / "out"
+    r = ftfuzz("replay", "--out", str(out), *extra,
+               os.path.join(REGRESSIONS, name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout, out
+
+
+def test_crash_report_sections_in_order(tmp_path):
+    text, out = replay_report(tmp_path, "generic_alias_iter_next")
+    order = ["verdict: crash (signal 11", "trace hash: 0x", "== program",
+             "o0 = iter(list[int])", "def thread_0():", "next(o0)",
+             "== interleaving:", "C location", "Python location",
+             "== C stack of the failing thread (signal 11), in thread_",
+             "ga_iternext Objects/genericaliasobject.c:", "written:"]
+    pos = [text.find(s) for s in order]
+    assert all(p >= 0 for p in pos), list(zip(order, pos))
+    assert pos == sorted(pos), list(zip(order, pos))
+    # The interleaving table: every switch names its point kind, a C
+    # location in CPython's source, and (inside an op) the op and its line
+    # in repro.py.
+    rows = [l for l in text.splitlines() if re.match(r"^\d+\s+\d+\s+\S+ -> ", l)]
+    assert rows, text
+    assert any(re.search(r"atomic_\w+\s+\S+ (Objects|Python|Include)/\S+:\d+", l)
+               for l in rows), rows
+    assert any(re.search(r"repro\.py:\d+ thread_\d\s+next\(o0\)", l)
+               for l in rows), rows
+    # The report's hash is the brief replay's: report mode changes nothing.
+    brief = ftfuzz("replay", "--brief",
+                   os.path.join(REGRESSIONS, "generic_alias_iter_next"))
+    h = re.search(r"trace hash: (0x[0-9a-f]{16})", text).group(1)
+    assert f"hash={h}" in brief.stdout
+    # The trace file is the scheduler's, with the same hash.
+    trace = (out / "trace").read_text()
+    assert trace.startswith("ftfuzz-trace 1\n")
+    assert f"hash {h}\n" in trace
+
+
+def test_repro_py_is_valid_python_that_runs(tmp_path):
+    _, out = replay_report(tmp_path, "generic_alias_iter_next")
+    src = (out / "repro.py").read_text()
+    compile(src, "repro.py", "exec")
+    assert "def thread_0(" in src and "next(o0)" in src
+    assert "many runs" in src
+    # The system Python has a GIL: the script warns and runs anyway.
+    r = subprocess.run(["/usr/bin/python3", str(out / "repro.py"), "3"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "3 runs" in r.stdout
+
+
+def svg_of(out):
+    root = ET.parse(out / "timeline.svg").getroot()
+    assert root.tag == SVG + "svg"
+    return root
+
+
+def test_timeline_svg_crash(tmp_path):
+    text, out = replay_report(tmp_path, "generic_alias_iter_next")
+    root = svg_of(out)
+    labels = [t.text for t in root.iter(SVG + "text")]
+    for lane in ("main", "thread_0", "thread_1"):
+        assert lane in labels
+    ops = [r for g in root.iter(SVG + "g") for r in g.findall(SVG + "rect")]
+    assert len(ops) == 2   # one bar per op that ran
+    failing = [r for r in ops if r.get("fill") == "#e6550d"]
+    assert len(failing) == 1
+    arrows = [l for l in root.iter(SVG + "line")
+              if l.get("marker-end") == "url(#arrow)"]
+    nswitches = int(re.search(r"interleaving: (\d+) switches", text).group(1))
+    assert len(arrows) == nswitches > 0
+
+
+def test_timeline_svg_linearizability_marks_the_unexplained_op(tmp_path):
+    text, out = replay_report(tmp_path, "list_sort_len")
+    assert text.startswith("verdict: linearizability")
+    assert "closest sequential order" in text
+    root = svg_of(out)
+    titles = [g.find(SVG + "title").text for g in root.iter(SVG + "g")
+              if any(r.get("fill") == "#e6550d" for r in g.findall(SVG + "rect"))]
+    assert len(titles) == 1 and "len(o0)" in titles[0], titles
+
+
+def test_files_go_beside_the_input_by_default(tmp_path):
+    src = os.path.join(REGRESSIONS, "list_ops_linearizable")
+    copy = tmp_path / "fuzz_list" / "input"
+    copy.parent.mkdir()
+    copy.write_bytes(open(src, "rb").read())
+    r = ftfuzz("replay", str(copy))   # target from the directory name
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("verdict: passed")
+    for suffix in (".repro.py", ".trace", ".timeline.svg"):
+        assert (tmp_path / "fuzz_list" / ("input" + suffix)).is_file()
+
+
+def test_replay_bad_inputs(tmp_path):
+    r = ftfuzz("replay", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "missing" in r.stderr
+    r = ftfuzz("replay", str(tmp_path))
+    assert r.returncode == 2
+    junk = tmp_path / "junk"
+    junk.write_bytes(bytes(range(256)) * 3)
+    r = ftfuzz("replay", "--target", "nosuch", str(junk))
+    assert r.returncode == 2 and "unknown target" in r.stderr
+    # Any bytes are a program: random ones replay (as whatever they decode to).
+    r = ftfuzz("replay", "--brief", "--target", "fuzz_mixed", str(junk))
+    assert r.returncode == 0 and BRIEF.match(r.stdout.strip()), r.stdout
+
+
+def test_minimize_drops_extra_ops_and_preemptions(tmp_path):
+    """A regression input with its schedule made explicit, plus operations
+    and preemptions it does not need, minimizes to an input no larger, with
+    the same verdict and no more than the original's operations."""
+    src = os.path.join(REGRESSIONS, "generic_alias_iter_next")
+    _, out = replay_report(tmp_path, "generic_alias_iter_next")
+    explicit = tmp_path / "explicit"
+    subprocess.run([PROG_EDIT, src, str(explicit), "--explicit",
+                    str(out / "trace")], check=True)
+    big = tmp_path / "big"
+    subprocess.run([PROG_EDIT, str(explicit), str(big),
+                    "--op", "1:3:0:0:5", "--op", "1:7:0:0:2",
+                    "--preempt", "60000:1", "--preempt", "60100:0"],
+                   check=True)
+    before = ftfuzz("replay", "--brief", "--target", "fuzz_mixed", str(big))
+    assert before.stdout.startswith("verdict=crash signal=11"), before.stdout
+    small = tmp_path / "small"
+    r = ftfuzz("minimize", "--time", "5", "--target", "fuzz_mixed",
+               "--out", str(small), str(big))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[2/3]" in r.stdout and "[3/3]" in r.stdout
+    assert small.stat().st_size <= big.stat().st_size
+    after = ftfuzz("replay", "--brief", "--target", "fuzz_mixed", str(small))
+    assert after.stdout.startswith("verdict=crash signal=11"), after.stdout
+    m = re.search(r"(\d+) ops \(was (\d+)\)", r.stdout)
+    assert m and int(m.group(1)) <= 2 < int(m.group(2)), r.stdout
+    # 3 switches were recorded, 2 preemptions added past the crash: those
+    # go, whichever pass (libFuzzer's or the schedule's) removes them.
+    assert "schedule bytes, 5 preemptions" in r.stdout, r.stdout
+    m = re.search(r"bytes, (\d+) preemptions, (\d+) preemptions removed",
+                  r.stdout)
+    assert m and int(m.group(1)) <= 3, r.stdout
+
+
+def test_minimize_refuses_a_passing_input(tmp_path):
+    r = ftfuzz("minimize", "--time", "0", "--out", str(tmp_path / "o"),
+               os.path.join(REGRESSIONS, "list_ops_linearizable"))
+    assert r.returncode == 1 and "passes" in r.stderr
+    assert not (tmp_path / "o").exists()
+    r = ftfuzz("minimize", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_the_callers_environment_does_not_change_an_execution():
+    """The interpreter starts from a fixed environment: a variable more or
+    less (pytest's own, or none at all) gives the same steps and hash."""
+    path = os.path.join(REGRESSIONS, "generic_alias_iter_next")
+    envs = [dict(os.environ),
+            dict(os.environ, EXTRA_VARIABLE_OF_SOME_LENGTH="x" * 37),
+            {"PATH": "/usr/bin:/bin"},
+            {}]
+    lines = set()
+    for env in envs:
+        r = subprocess.run([FTFUZZ, "replay", "--brief", path],
+                           capture_output=True, text=True, timeout=300,
+                           env=env)
+        assert r.returncode == 0, r.stderr
+        lines.add(r.stdout.strip())
+    assert len(lines) == 1, lines
