@@ -50,9 +50,19 @@ options (each also settable by the environment variable in brackets):
   --link-dir DIR         where to create the cpython-<variant> link
                          (default <repo>/build)
   --jobs N               parallel make jobs (default: nproc) [JOBS]
+  --cc CC                compiler (default clang-19)
+  --extra-cflags FLAGS   added to CPython's CFLAGS (after the variant's)
+  --extra-ldflags FLAGS  added to CPython's LDFLAGS and to PY_LDFLAGS
+                         (any of these three makes the build
+                         <variant>-custom: its own key and link name;
+                         scripts/oss-fuzz/build.sh passes OSS-Fuzz's
+                         $CC and $CFLAGS with them)
   --force                rebuild even if the cached build is up to date
   --print-key            print the cache directory this build uses and exit
                          (downloads the default source if it is not cached)
+  --print-src            print the verified source tarball (or the --src
+                         directory) and exit, downloading it if it is not
+                         cached
   -h, --help             this text
 
 other environment variables:
@@ -70,6 +80,7 @@ EOF
 }
 
 PRINT_KEY=0
+PRINT_SRC=0
 
 die() {
     echo "build-cpython.sh: error: $*" >&2
@@ -77,7 +88,7 @@ die() {
 }
 
 note() {
-    if ((PRINT_KEY)); then
+    if ((PRINT_KEY || PRINT_SRC)); then
         # stdout carries the key alone.
         echo "build-cpython.sh: $*" >&2
     else
@@ -94,6 +105,9 @@ CACHE=${FTFUZZ_CACHE:-${HOME:?HOME is not set}/.cache/ftfuzz}
 LINK_DIR=$ROOT/build
 JOBS=${JOBS:-}
 FORCE=0
+CUSTOM=0
+EXTRA_CFLAGS=
+EXTRA_LDFLAGS=
 
 need_arg() {
     if (($# < 2)) || [[ -z $2 ]]; then
@@ -115,8 +129,15 @@ while (($#)); do
         --link-dir=*) LINK_DIR=${1#*=} ;;
         --jobs) need_arg "$@"; JOBS=$2; shift ;;
         --jobs=*) JOBS=${1#*=} ;;
+        --cc) need_arg "$@"; CC_NAME=$2; CUSTOM=1; shift ;;
+        --cc=*) CC_NAME=${1#*=}; CUSTOM=1 ;;
+        --extra-cflags) (($# >= 2)) || need_arg "$@"; EXTRA_CFLAGS=$2; CUSTOM=1; shift ;;
+        --extra-cflags=*) EXTRA_CFLAGS=${1#*=}; CUSTOM=1 ;;
+        --extra-ldflags) (($# >= 2)) || need_arg "$@"; EXTRA_LDFLAGS=$2; CUSTOM=1; shift ;;
+        --extra-ldflags=*) EXTRA_LDFLAGS=${1#*=}; CUSTOM=1 ;;
         --force) FORCE=1 ;;
         --print-key) PRINT_KEY=1 ;;
+        --print-src) PRINT_SRC=1 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
@@ -152,6 +173,9 @@ done
 
 VARIANT_NAME=$VARIANT
 [[ $SANITIZER == address ]] && VARIANT_NAME=$VARIANT-asan
+# Another compiler or extra flags: a build of its own, never taken for the
+# standard one (build/cpython-fuzz stays what the Makefile expects).
+((CUSTOM)) && VARIANT_NAME=$VARIANT_NAME-custom
 
 command -v "$CC_NAME" >/dev/null 2>&1 ||
     die "$CC_NAME not found: run 'make deps' (scripts/deps.sh) first"
@@ -438,6 +462,15 @@ else
     resolve_debian_source
 fi
 
+if ((PRINT_SRC)); then
+    if [[ $SRC_KIND == debian ]]; then
+        echo "$SRC_TARBALL"
+    else
+        echo "$SRC_DIR"
+    fi
+    exit 0
+fi
+
 # --- flags and cache key --------------------------------------------------------
 
 CC_VERSION=$("$CC_NAME" --version | head -n 1)
@@ -456,6 +489,13 @@ if [[ $VARIANT == fuzz ]]; then
         PY_LDFLAGS_EXTRA+=(-fsanitize=address)
     fi
 fi
+# Extra flags, split on blanks (a custom build only: empty otherwise, which
+# leaves the manifest, and so the key, of the standard builds unchanged).
+read -r -a words <<<"$EXTRA_CFLAGS"
+CFLAGS_EXTRA+=("${words[@]}")
+read -r -a words <<<"$EXTRA_LDFLAGS"
+LDFLAGS_EXTRA+=("${words[@]}")
+PY_LDFLAGS_EXTRA+=("${words[@]}")
 
 # What the key hashes, one item a line; kept in the prefix as
 # ftfuzz-build-info.txt.  The repository path is replaced by <ROOT> so that two
@@ -615,6 +655,11 @@ if [[ $VARIANT == fuzz ]]; then
         CFLAGS="${CFLAGS_EXTRA[*]}"
         LDFLAGS="${LDFLAGS_EXTRA[*]}"
         LIBS="$STUB_OBJ"
+    )
+elif ((CUSTOM)); then
+    configure_env+=(
+        CFLAGS="${CFLAGS_EXTRA[*]}"
+        LDFLAGS="${LDFLAGS_EXTRA[*]}"
     )
 fi
 run_logged "$LOG_DIR/configure.log" "configure" \
