@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from helpers import regression_meta
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
@@ -26,13 +28,7 @@ def regress(*args, timeout=900):
                           text=True, timeout=timeout)
 
 
-def meta(path):
-    fields = {}
-    for line in open(path):
-        m = re.match(r"^([a-z-]+): (.*)$", line)
-        if m:
-            fields[m.group(1)] = m.group(2).strip()
-    return fields
+meta = regression_meta
 
 
 def table(stdout):
