@@ -110,9 +110,19 @@ def run(args, cwd, env, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL):
                           timeout=timeout)
 
 
-def tail(result, n=4000):
-    return (f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-n:]}"
-            f"\n--- stderr ---\n{result.stderr[-n:]}")
+# What says why a target failed, wherever it is in a long report: the
+# child's own report comes before libFuzzer's stack of the parent.
+KEY_LINE = re.compile(r"==ftfuzz==|ERROR:|runtime error|FINDING|Assertion|"
+                      r"Fatal Python error|cannot find|cannot start")
+
+
+def tail(result, n=3000):
+    output = result.stdout + result.stderr
+    key = [line for line in output.splitlines() if KEY_LINE.search(line)]
+    return (f"exit {result.returncode}\n--- key lines ---\n"
+            + "\n".join(key[:40])
+            + f"\n--- end of stdout ---\n{result.stdout[-n:]}"
+            f"\n--- end of stderr ---\n{result.stderr[-n:]}")
 
 
 def options_args(options_file):
