@@ -228,3 +228,35 @@ def test_the_callers_environment_does_not_change_an_execution():
         assert r.returncode == 0, r.stderr
         lines.add(r.stdout.strip())
     assert len(lines) == 1, lines
+
+
+def test_reseed_finds_a_schedule_that_reaches_the_race_again(tmp_path):
+    """A program whose schedule no longer reaches its race (here: the
+    schedule removed) gets one again from `ftfuzz reseed`."""
+    src = os.path.join(REGRESSIONS, "list_sort_len")
+    lost = tmp_path / "lost"
+    subprocess.run([PROG_EDIT, src, str(lost), "--no-preemptions"],
+                   check=True)
+    before = ftfuzz("replay", "--brief", "--target", "fuzz_list", str(lost))
+    assert before.stdout.startswith("verdict=passed"), before.stdout
+    found = tmp_path / "found"
+    r = ftfuzz("reseed", "--expect", "linearizability", "--tries", "50",
+               "--target", "fuzz_list", "--out", str(found), str(lost))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"(random|pct:3) seed \d+ gives linearizability", r.stdout)
+    after = ftfuzz("replay", "--brief", "--target", "fuzz_list", str(found))
+    assert after.stdout.startswith("verdict=linearizability"), after.stdout
+    # The input itself was left alone.
+    assert lost.read_bytes() == subprocess.run(
+        [PROG_EDIT, src, "/dev/stdout", "--no-preemptions"],
+        capture_output=True, check=True).stdout
+
+
+def test_reseed_bad_usage(tmp_path):
+    src = os.path.join(REGRESSIONS, "list_sort_len")
+    r = ftfuzz("reseed", src)
+    assert r.returncode == 2 and "--expect" in r.stderr
+    r = ftfuzz("reseed", "--expect", "crash", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "cannot read" in r.stderr
+    r = ftfuzz("reseed", "--bogus", src)
+    assert r.returncode == 2 and "unknown flag" in r.stderr
