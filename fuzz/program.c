@@ -31,7 +31,7 @@ _Static_assert(PROG_ENCODED_BOUND <= PROG_MAX_ENCODED,
                "PROG_MAX_ENCODED is too small for the largest program");
 _Static_assert(PROG_OP_BOUND * PROG_MAX_OPS < 16384,
                "a thread body length must stay a two-byte varint");
-_Static_assert(PROG_KIND_COUNT <= 128 && PROG_MAX_SIZE <= 128
+_Static_assert(PROG_KIND_LIMIT <= 128 && PROG_MAX_SIZE <= 128
                && PROG_MAX_OBJECTS <= 128,
                "in-range kinds, sizes and indices must be one-byte varints");
 
@@ -79,7 +79,7 @@ prog_decode(const uint8_t *data, size_t size, prog_program *p)
     p->nobjects = prog_min(m->n_objects, PROG_MAX_OBJECTS);
     for (uint32_t i = 0; i < p->nobjects; i++) {
         const Ftfuzz__SharedObject *o = m->objects[i];
-        p->objects[i].kind = o->kind % PROG_KIND_COUNT;
+        p->objects[i].kind = o->kind % PROG_KIND_LIMIT;
         p->objects[i].size = o->size % PROG_MAX_SIZE;
         p->objects[i].source = o->source % p->nobjects;
     }
@@ -180,7 +180,7 @@ prog_valid(const prog_program *p)
         return 0;
     for (uint32_t i = 0; i < p->nobjects; i++) {
         const prog_object *o = &p->objects[i];
-        if (o->kind >= PROG_KIND_COUNT || o->size >= PROG_MAX_SIZE
+        if (o->kind >= PROG_KIND_LIMIT || o->size >= PROG_MAX_SIZE
             || o->source >= p->nobjects)
             return 0;
     }

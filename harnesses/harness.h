@@ -25,12 +25,16 @@ enum harness_family {
     HARNESS_DEQUE,
     HARNESS_ITER,
     HARNESS_MIXED,
+    /* the stdlib's extension types (harnesses/specs/stdlib.toml) */
+    HARNESS_EXT,
+    /* the types of the user's spec, FTFUZZ_SPEC */
+    HARNESS_SPEC,
     HARNESS_FAMILY_COUNT
 };
 
-/* Initialises the interpreter once per process; argv0 locates the stdlib
- * when the build-time home is gone. */
-void harness_init(const char *argv0);
+/* Initialises the interpreter once per process, with the spec `family`
+ * needs; argv0 locates the stdlib when the build-time home is gone. */
+void harness_init(const char *argv0, int family);
 
 /* Runs one program (after a warm-up run when asked); returns the
  * scheduler's result. */
@@ -89,6 +93,40 @@ void ops_describe_object(int kind, uint32_t size, int source, char *buf,
 /* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
 void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
                   char *buf, size_t size);
+
+/* --- spec.c: extension types declared in a spec ---------------------------- */
+
+/* Loads the built-in stdlib spec / the spec at path; exit 2 with a message
+ * on any error in it. */
+void spec_load_stdlib(void);
+void spec_load_file(const char *path);
+
+/* Types loaded: kinds PROG_KIND_COUNT .. PROG_KIND_COUNT + count - 1. */
+int spec_count(void);
+const char *spec_type_name(int kind);
+
+/* Python that recreates the spec's imports and prelude (for repro.py). */
+const char *spec_preamble(void);
+
+/* The ops.c entry points for spec kinds. */
+PyObject *spec_exec(const prog_op *op, PyObject *const *objs, int kind,
+                    uint32_t nobjs);
+int spec_is_atomic(const prog_op *op, int kind);
+PyObject *spec_make_object(int kind, uint32_t size, PyObject *source,
+                           int *over_source);
+void spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
+                   size_t size);
+void spec_describe_object(int kind, uint32_t size, int source, char *buf,
+                          size_t size_buf);
+
+/* Seed inputs for the spec's types (kinds kind_base + type) into dir,
+ * with one preemption every `sweep` points (0: none); the number written,
+ * or -1 after a message. */
+int spec_write_seeds(const char *dir, uint32_t kind_base, unsigned sweep);
+
+/* A spec object's declared state, as text, for the linearizability
+ * check. */
+void spec_state_text(PyObject *obj, int kind, char *out, size_t size);
 
 /* --- report.c: report mode, for `ftfuzz replay` ----------------------------- */
 

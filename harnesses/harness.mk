@@ -3,13 +3,13 @@
 # variant of CPython (its ftfuzz-cpython.mk, read by tests/embed/embed.mk)
 # and link the scheduler, the program format and its custom mutator.
 
-FUZZ_FAMILIES := list dict set bytearray deque iter mixed
+FUZZ_FAMILIES := list dict set bytearray deque iter mixed ext spec
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_TARGETS  := $(foreach f,$(FUZZ_FAMILIES),$(FUZZ_DIR)/fuzz_$(f))
 
 ifneq ($(and $(PY_HOME),$(PROG_LIB)),)
 HARNESS_SRCS := harnesses/runtime.c harnesses/ops.c harnesses/linearizability.c \
-                harnesses/report.c
+                harnesses/report.c harnesses/spec.c
 HARNESS_OBJS := $(patsubst harnesses/%.c,$(BUILD)/harnesses/%.o,$(HARNESS_SRCS))
 HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
                  -DFTFUZZ_PY_HOME='"$(PY_HOME)"'
@@ -22,6 +22,12 @@ HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
 $(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
+
+# spec.c builds the spec loader and the stdlib spec into the binary.
+$(BUILD)/harnesses/spec.o: HARNESS_CFLAGS += \
+    -DFTFUZZ_SPEC_LOADER='"$(ROOT)/harnesses/spec_loader.py"' \
+    -DFTFUZZ_STDLIB_SPEC='"$(ROOT)/harnesses/specs/stdlib.toml"'
+$(BUILD)/harnesses/spec.o: harnesses/spec_loader.py harnesses/specs/stdlib.toml
 
 $(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_GLUE_OBJ) $(SCHED_LIB) $(WRAP_FLAGS_FILE)
 	@mkdir -p $(@D)

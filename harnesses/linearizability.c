@@ -59,7 +59,9 @@ lin_text(PyObject *r, char *out, size_t size)
 static void
 lin_state_text(PyObject *obj, int kind, char *out)
 {
-    if (kind >= PROG_ITER_LIST)
+    if (kind >= PROG_KIND_COUNT)
+        spec_state_text(obj, kind, out, LIN_TEXT * 2);
+    else if (kind >= PROG_ITER_LIST)
         snprintf(out, LIN_TEXT * 2, "(iterator, not compared)");
     else
         lin_text(obj, out, LIN_TEXT * 2);

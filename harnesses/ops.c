@@ -264,6 +264,8 @@ ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
         Py_RETURN_NONE;
     PyObject *t = objs[op->target % nobjs];
     int kind = kinds[op->target % nobjs];
+    if (kind >= PROG_KIND_COUNT)
+        return spec_exec(op, objs, kind, nobjs);
     PyObject *other = objs[op->other % nobjs];
     const struct op_row *row = op_select(op->code, kind);
     long v = op_value(op->arg, kind);
@@ -368,6 +370,8 @@ ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs)
     if (nobjs == 0)
         return 0;
     int kind = kinds[op->target % nobjs];
+    if (kind >= PROG_KIND_COUNT)
+        return spec_is_atomic(op, kind);
     if (!(K(kind) & (K_LIST | K_DICT | K_SET | K_DEQUE)))
         return 0;
     switch (op_select(op->code, kind)->shape) {
@@ -393,6 +397,10 @@ ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
     }
     unsigned ti = op->target % nobjs, oi = op->other % nobjs;
     int kind = kinds[ti];
+    if (kind >= PROG_KIND_COUNT) {
+        spec_describe(op, kind, nobjs, buf, size);
+        return;
+    }
     const struct op_row *row = op_select(op->code, kind);
     long v = op_value(op->arg, kind), i = op_index(op->arg);
     long key = kind == PROG_DICT ? v : i;
@@ -474,6 +482,8 @@ PyObject *
 ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind,
                 int *over_source)
 {
+    if (kind >= PROG_KIND_COUNT)
+        return spec_make_object(kind, size, source, over_source);
     PyObject *range = ops_range(size), *r = NULL, *tmp;
     *over_source = 0;
     if (range == NULL)
@@ -545,6 +555,10 @@ ops_describe_object(int kind, uint32_t size, int source, char *buf,
                     size_t size_buf)
 {
     static const char letters[] = "abcdefghijklmnop";
+    if (kind >= PROG_KIND_COUNT) {
+        spec_describe_object(kind, size, source, buf, size_buf);
+        return;
+    }
     switch (kind) {
     case PROG_LIST:
         snprintf(buf, size_buf, "list(range(%u))", size);

@@ -12,6 +12,8 @@
  *
  * Format, one record per line (read by fuzz/cli/report.c):
  *   ftfuzz-report 1
+ *   preamble PYTHON                      a line of the spec's imports and
+ *                                        prelude (extension types only)
  *   object I KIND SOURCE PYTHON          SOURCE: iterated object or -1
  *   thread T SCHED_ID NOPS               program thread T ran as the
  *                                        scheduler's thread SCHED_ID (-1: it
@@ -124,10 +126,19 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
         return;
     char text[256];
     dprintf(fd, "ftfuzz-report 1\n");
+    /* What the spec's expressions need, one line at a time */
+    for (const char *l = spec_count() ? spec_preamble() : ""; *l;) {
+        const char *nl = strchr(l, '\n');
+        int len = nl ? (int)(nl - l) : (int)strlen(l);
+        dprintf(fd, "preamble %.*s\n", len, l);
+        l += len + (nl != NULL);
+    }
     for (uint32_t i = 0; i < p->nobjects; i++) {
         ops_describe_object(kinds[i], p->objects[i].size, sources[i], text,
                             sizeof text);
-        dprintf(fd, "object %u %s %d %s\n", i, kind_names[kinds[i]],
+        dprintf(fd, "object %u %s %d %s\n", i,
+                kinds[i] >= PROG_KIND_COUNT ? spec_type_name(kinds[i])
+                                            : kind_names[kinds[i]],
                 sources[i], text);
     }
     for (uint32_t t = 0; t < p->nthreads; t++)

@@ -38,8 +38,14 @@ enum prog_object_kind {
     PROG_ITER_BYTES,
     PROG_ITER_RANGE,
     PROG_ITER_GENERIC_ALIAS,
+    /* the built-in kinds; kinds from PROG_KIND_COUNT up to PROG_KIND_LIMIT
+     * name extension types declared in a spec (harnesses/spec.c), which a
+     * target maps onto its own types */
     PROG_KIND_COUNT
 };
+
+/* SharedObject.kind decodes modulo this. */
+#define PROG_KIND_LIMIT 64
 
 /* How the interleaving of a run is chosen. */
 enum prog_strategy {
@@ -49,11 +55,15 @@ enum prog_strategy {
     PROG_SCHED_PCT,
     /* a random walk with schedule.seed */
     PROG_SCHED_RANDOM,
+    /* the `bytes` strategy with its first DELTA counted from the program's
+     * first operation, not from the start of its threads (thousands of
+     * points): the preemptions land in the operations */
+    PROG_SCHED_BYTES_OPS,
     PROG_STRATEGY_COUNT
 };
 
 typedef struct prog_object {
-    uint32_t kind;     /* enum prog_object_kind */
+    uint32_t kind;     /* < PROG_KIND_LIMIT: enum prog_object_kind, or a spec type */
     uint32_t size;     /* < PROG_MAX_SIZE */
     uint32_t source;   /* < nobjects */
 } prog_object;

@@ -20,15 +20,15 @@
 void __lsan_disable(void) __attribute__((weak));
 void __lsan_enable(void) __attribute__((weak));
 
-void __real_harness_init(const char *argv0);
-void __wrap_harness_init(const char *argv0);
+void __real_harness_init(const char *argv0, int family);
+void __wrap_harness_init(const char *argv0, int family);
 
 void
-__wrap_harness_init(const char *argv0)
+__wrap_harness_init(const char *argv0, int family)
 {
     if (__lsan_disable)
         __lsan_disable();
-    __real_harness_init(argv0);
+    __real_harness_init(argv0, family);
     if (__lsan_enable)
         __lsan_enable();
 }

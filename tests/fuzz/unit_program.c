@@ -61,7 +61,7 @@ random_program(prog_program *p)
     int full = below(8) == 0;
     p->nobjects = full ? PROG_MAX_OBJECTS : below(PROG_MAX_OBJECTS + 1);
     for (uint32_t i = 0; i < p->nobjects; i++) {
-        p->objects[i].kind = below(PROG_KIND_COUNT);
+        p->objects[i].kind = below(PROG_KIND_LIMIT);
         p->objects[i].size = below(PROG_MAX_SIZE);
         p->objects[i].source = below(p->nobjects);
     }
