@@ -106,6 +106,7 @@ CLI_SRCS   := $(wildcard fuzz/cli/*.c)
 include fuzz/fuzz.mk
 include tests/tests.mk
 include harnesses/harness.mk
+include harnesses/examples/examples.mk
 
 # The CLI decodes and edits fuzz inputs (minimize), so it links the program
 # format.

@@ -172,7 +172,7 @@ static prog_object
 prog_random_object(prog_rng *r, uint32_t nobjects)
 {
     prog_object o = {
-        .kind = prog_below(r, PROG_KIND_COUNT),
+        .kind = prog_below(r, PROG_KIND_LIMIT),
         .size = prog_below(r, PROG_MAX_SIZE),
         .source = prog_below(r, nobjects),
     };
@@ -512,7 +512,7 @@ prog_mut_object_kind(prog_rng *r, prog_program *p)
     if (p->nobjects == 0)
         return 0;
     prog_object *o = &p->objects[prog_below(r, p->nobjects)];
-    o->kind = prog_other_than(r, o->kind, PROG_KIND_COUNT);
+    o->kind = prog_other_than(r, o->kind, PROG_KIND_LIMIT);
     return 1;
 }
 
@@ -604,11 +604,21 @@ prog_mut_schedule_pair_insert(prog_rng *r, prog_program *p)
     uint32_t npairs = prog_schedule_pairs(s, ends);
     uint32_t k = prog_below(r, npairs + 1);
     uint32_t at = k ? ends[k - 1] : 0;
+    /* A first preemption counts from the first operation: the old
+     * absolute count starts thousands of points before it. */
+    if (s->strategy == PROG_SCHED_BYTES && npairs == 0)
+        s->strategy = PROG_SCHED_BYTES_OPS;
 
-    /* DELTA in steps: a Python operation passes about 70 points */
-    uint32_t delta = prog_one_in(r, 4) ? 128 + prog_below(r, 16384 - 128)
-                     : prog_one_in(r, 2) ? 1 + prog_below(r, 16)
-                                         : 1 + prog_below(r, 127);
+    /* DELTA in steps: a Python operation passes about 70 to 150 points.
+     * Counted from the first operation, the first preemption is most
+     * useful within the first few operations. */
+    uint32_t delta;
+    if (s->strategy == PROG_SCHED_BYTES_OPS && k == 0 && !prog_one_in(r, 4))
+        delta = 1 + prog_below(r, 255);
+    else
+        delta = prog_one_in(r, 4) ? 128 + prog_below(r, 16384 - 128)
+                : prog_one_in(r, 2) ? 1 + prog_below(r, 16)
+                                    : 1 + prog_below(r, 127);
     uint8_t pair[3];
     uint32_t len = 0;
     if (delta >= 128) {

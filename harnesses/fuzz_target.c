@@ -3,7 +3,9 @@
  * family: compiled with -DFTFUZZ_FAMILY=HARNESS_LIST and so on
  * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
  */
+#include <elf.h>
 #include <execinfo.h>
+#include <link.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -50,6 +52,8 @@ struct shared_result {
 };
 
 static struct shared_result *shared;
+static int harness_dso_counters(struct dl_phdr_info *info, size_t size,
+                                void *data);
 static const char *stats_path;     /* FTFUZZ_STATS */
 static void stats_flush(void);
 
@@ -63,7 +67,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         stats_path = stats;
         atexit(stats_flush);
     }
-    harness_init((*argv)[0]);
+    harness_init((*argv)[0], FTFUZZ_FAMILY);
+    dl_iterate_phdr(harness_dso_counters, NULL);
+    /* FTFUZZ_WRITE_SEEDS=DIR [FTFUZZ_SEED_SWEEP=N]: write seeds for the
+     * spec's types and stop (ftfuzz fuzz does this for fuzz_ext and
+     * fuzz_spec) */
+    const char *seeds = getenv("FTFUZZ_WRITE_SEEDS");
+    if (seeds && *seeds) {
+        const char *sweep = getenv("FTFUZZ_SEED_SWEEP");
+        int n = spec_write_seeds(seeds,
+                                 FTFUZZ_FAMILY == HARNESS_MIXED
+                                     ? PROG_KIND_COUNT : 0,
+                                 sweep ? (unsigned)atoi(sweep) : 0);
+        if (n >= 0)
+            fprintf(stderr, "ftfuzz: %d seeds for %d types in %s\n", n,
+                    spec_count(), seeds);
+        exit(n >= 0 ? 0 : 1);
+    }
     return 0;
 }
 
@@ -178,6 +198,67 @@ __wrap___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop)
         nregions++;
     }
     __real___sanitizer_cov_8bit_counters_init(start, stop);
+}
+
+/*
+ * Shared objects loaded at run time (the stdlib's extension modules, a
+ * spec's module) register their counters with libFuzzer directly: their
+ * call does not go through the link's --wrap.  Their regions are read
+ * from each object's section headers instead (section __sancov_cntrs),
+ * once the interpreter has imported what it needs, so that a forked
+ * execution hands back their coverage too.
+ */
+static int
+harness_dso_counters(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0;
+    int fd = open(info->dlpi_name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    Elf64_Ehdr eh;
+    Elf64_Shdr *sh = NULL;
+    char *names = NULL;
+    if (pread(fd, &eh, sizeof eh, 0) != sizeof eh
+        || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0
+        || eh.e_ident[EI_CLASS] != ELFCLASS64
+        || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0
+        || eh.e_shstrndx >= eh.e_shnum)
+        goto done;
+    sh = malloc(sizeof *sh * eh.e_shnum);
+    size_t shsize = sizeof *sh * eh.e_shnum;
+    if (!sh || pread(fd, sh, shsize, (off_t)eh.e_shoff) != (ssize_t)shsize)
+        goto done;
+    const Elf64_Shdr *strs = &sh[eh.e_shstrndx];
+    names = malloc(strs->sh_size + 1);
+    if (!names
+        || pread(fd, names, strs->sh_size, (off_t)strs->sh_offset)
+               != (ssize_t)strs->sh_size)
+        goto done;
+    names[strs->sh_size] = '\0';
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        if (sh[i].sh_name >= strs->sh_size
+            || strcmp(names + sh[i].sh_name, "__sancov_cntrs")
+            || sh[i].sh_size == 0)
+            continue;
+        uint8_t *start = (uint8_t *)(info->dlpi_addr + sh[i].sh_addr);
+        int known = 0;
+        for (size_t r = 0; r < nregions; r++)
+            known |= regions[r].start == start;
+        if (!known && nregions < MAX_COUNTER_REGIONS) {
+            regions[nregions].start = start;
+            regions[nregions].size = sh[i].sh_size;
+            ncounters += sh[i].sh_size;
+            nregions++;
+        }
+    }
+done:
+    free(names);
+    free(sh);
+    close(fd);
+    return 0;
 }
 
 /* Copies every region's counters to (to_shared) or from the shared page. */

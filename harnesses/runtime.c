@@ -20,7 +20,9 @@
  *
  * An exception raised by an operation is its result, not a failure.
  */
+#include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -134,8 +136,27 @@ harness_home(const char *argv0, char *buf, size_t size)
     exit(1);
 }
 
+/* The spec of the family's extension types, if it has any. */
+static void
+harness_load_spec(int family)
+{
+    if (family == HARNESS_EXT || family == HARNESS_MIXED) {
+        spec_load_stdlib();
+    } else if (family == HARNESS_SPEC) {
+        const char *path = getenv("FTFUZZ_SPEC");
+        if (path == NULL || !*path) {
+            fprintf(stderr, "ftfuzz: fuzz_spec fuzzes the types of a spec: "
+                            "set FTFUZZ_SPEC=FILE.toml (or run 'ftfuzz "
+                            "fuzz --spec FILE.toml'); "
+                            "docs/extension-spec.md describes the format\n");
+            exit(2);
+        }
+        spec_load_file(path);
+    }
+}
+
 void
-harness_init(const char *argv0)
+harness_init(const char *argv0, int family)
 {
     char home_buf[PATH_MAX];
     const char *home = harness_home(argv0, home_buf, sizeof home_buf);
@@ -162,8 +183,32 @@ harness_init(const char *argv0)
     extern char **environ;
     char **process_environment = environ;
     environ = fixed_environment;
+    /*
+     * Likewise the standard streams: CPython builds sys.stdin, stdout and
+     * stderr differently for a terminal, a pipe and a file (line buffering,
+     * a seekable raw stream that it asks for its position), and that too
+     * moves later allocations: an input found under `ftfuzz fuzz` (a pipe)
+     * did not replay into a log file.  The interpreter starts with all
+     * three on /dev/null; the descriptors are then put back, so what it
+     * writes still goes where the caller wanted.
+     */
+    int saved_fds[3];
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3; fd++) {
+        saved_fds[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        if (devnull >= 0)
+            dup2(devnull, fd);
+    }
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
+    for (int fd = 0; fd < 3; fd++) {
+        if (saved_fds[fd] >= 0) {
+            dup2(saved_fds[fd], fd);
+            close(saved_fds[fd]);
+        }
+    }
+    if (devnull >= 0)
+        close(devnull);
     environ = process_environment;
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) {
@@ -187,6 +232,7 @@ harness_init(const char *argv0)
     Py_XDECREF(coll);
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
+    harness_load_spec(family);
     /* Forked executions all start from this state: make it a clean one.
      * (gc.freeze() here would make the collection after each execution
      * about 25% cheaper, but it moves every execution's step counts, so
@@ -204,15 +250,18 @@ static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
                       PROG_ITER_DICT, PROG_ITER_SET, PROG_ITER_STR,
                       PROG_ITER_BYTES, PROG_ITER_RANGE,
                       PROG_ITER_GENERIC_ALIAS, -1},
-    [HARNESS_MIXED] = {PROG_LIST, PROG_DICT, PROG_SET, PROG_BYTEARRAY,
-                       PROG_DEQUE, PROG_ITER_LIST, PROG_ITER_DICT,
-                       PROG_ITER_SET, PROG_ITER_STR, PROG_ITER_BYTES,
-                       PROG_ITER_RANGE, PROG_ITER_GENERIC_ALIAS, -1},
 };
 
 int
 harness_object_kind(int family, uint32_t kind)
 {
+    /* Extension types follow the built-in kinds: a stored input whose
+     * kinds are all built-in keeps its meaning when types are added. */
+    int nspec = spec_count();
+    if (family == HARNESS_MIXED)
+        return (int)(kind % (uint32_t)(PROG_KIND_COUNT + nspec));
+    if (family == HARNESS_EXT || family == HARNESS_SPEC)
+        return PROG_KIND_COUNT + (int)(kind % (uint32_t)nspec);
     const int *allowed = family_kinds[family];
     unsigned n = 0;
     while (allowed[n] >= 0)
@@ -228,6 +277,10 @@ thread_body(PyObject *self, PyObject *unused)
     long idx = PyLong_AsLong(self);
     const prog_thread *t = &current->threads[idx];
     report_thread_start((unsigned)idx);
+    /* the set-up of threads is over: PROG_SCHED_BYTES_OPS counts from
+     * here (only the first thread's call counts) */
+    if (t->nops)
+        ftfuzz_sched_mark();
     for (uint32_t i = 0; i < t->nops; i++) {
         report_op_begin((unsigned)idx, i);
         PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
@@ -257,6 +310,8 @@ harness_strategy(const prog_schedule *s)
         return ftfuzz_strategy_pct(s->depth, 0, s->seed);
     case PROG_SCHED_RANDOM:
         return ftfuzz_strategy_random(0.002, s->seed);
+    case PROG_SCHED_BYTES_OPS:
+        return ftfuzz_strategy_bytes_from_mark(s->bytes, s->nbytes);
     }
     return ftfuzz_strategy_bytes(s->bytes, s->nbytes);
 }

@@ -340,6 +340,20 @@ ftfuzz_sched_yield(void)
         sched_point(self, FTFUZZ_POINT_YIELD, __builtin_return_address(0));
 }
 
+FTFUZZ_EXPORT void
+ftfuzz_sched_mark(void)
+{
+    /* Only the thread holding the turn runs: no race on sched. */
+    if (!sched.active || sched_self == NULL || sched.marked)
+        return;
+    sched.marked = 1;
+    if (sched.strategy->marked) {
+        sched.strategy_next =
+            sched.strategy->marked(sched.strategy, ftfuzz_sched_step);
+        sched_set_next_consult();
+    }
+}
+
 FTFUZZ_EXPORT int
 ftfuzz_sched_self(void)
 {
@@ -505,6 +519,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     /* The first atomic point asks the strategy where its first preemption
      * is; from then on it is asked only where it said. */
     sched.strategy_next = 1;
+    sched.marked = 0;
     sched.run_start = 0;
     sched_set_next_consult();
     sched.active = 1;

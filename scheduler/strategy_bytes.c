@@ -4,7 +4,8 @@
  *
  * Encoding.  The buffer is a list of preemptions, each a LEB128 varint
  * DELTA (at most 4 bytes, so < 2^28; 0 counts as 1) followed by one byte
- * CHOICE.  The first preemption happens at step DELTA, each next one DELTA
+ * CHOICE.  The first preemption happens at step DELTA (from the session's
+ * mark, for ftfuzz_strategy_bytes_from_mark), each next one DELTA
  * steps after the previous.  At a preemption the thread to run is
  * candidates[CHOICE % ncandidates] (candidates are the runnable threads by
  * id, then the timed waiters by deadline; picking the current thread means
@@ -25,6 +26,7 @@
 
 struct bytes_strategy {
     ftfuzz_strategy base;
+    int from_mark;          /* the first DELTA counts from the mark */
     uint8_t *data;
     size_t size, pos;
     uint64_t next_switch;   /* absolute step, or SCHED_NO_DEADLINE */
@@ -111,11 +113,12 @@ static void
 bytes_describe(ftfuzz_strategy *s, char *buf, size_t size)
 {
     struct bytes_strategy *b = (struct bytes_strategy *)s;
-    if (b->size * 2 + 7 > size) {
-        snprintf(buf, size, "bytes:(%zu bytes)", b->size);
+    if (b->size * 2 + 12 > size) {
+        snprintf(buf, size, "%s:(%zu bytes)",
+                 b->from_mark ? "bytes@mark" : "bytes", b->size);
         return;
     }
-    int n = snprintf(buf, size, "bytes:");
+    int n = snprintf(buf, size, b->from_mark ? "bytes@mark:" : "bytes:");
     for (size_t i = 0; i < b->size; i++)
         n += snprintf(buf + n, size - (size_t)n, "%02x", b->data[i]);
 }
@@ -126,6 +129,14 @@ bytes_destroy(ftfuzz_strategy *s)
     struct bytes_strategy *b = (struct bytes_strategy *)s;
     free(b->data);
     free(b);
+}
+
+static uint64_t
+bytes_marked(ftfuzz_strategy *s, uint64_t step)
+{
+    struct bytes_strategy *b = (struct bytes_strategy *)s;
+    bytes_read_next(b, step);
+    return b->next_switch;
 }
 
 FTFUZZ_EXPORT ftfuzz_strategy *
@@ -146,4 +157,17 @@ ftfuzz_strategy_bytes(const uint8_t *data, size_t size)
     b->size = size;
     bytes_read_next(b, 0);
     return &b->base;
+}
+
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_bytes_from_mark(const uint8_t *data, size_t size)
+{
+    ftfuzz_strategy *s = ftfuzz_strategy_bytes(data, size);
+    struct bytes_strategy *b = (struct bytes_strategy *)s;
+    /* nothing happens before the mark: the buffer is read from there */
+    b->from_mark = 1;
+    b->base.marked = bytes_marked;
+    b->pos = 0;
+    b->next_switch = SCHED_NO_DEADLINE;
+    return s;
 }

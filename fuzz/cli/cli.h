@@ -52,8 +52,14 @@ int make_dir(const char *dir);
 int count_files(const char *dir, const char *prefix);
 
 /* The fuzz targets' families: fuzz_<family>. */
-#define FTFUZZ_NFAMILIES 7
+#define FTFUZZ_NFAMILIES 9
 extern const char *const families[FTFUZZ_NFAMILIES];
+
+/* --spec FILE of `cmd`, else a `spec:` line of meta_file (relative to its
+ * directory): puts the spec's absolute path in FTFUZZ_SPEC, for fuzz_spec
+ * and the runs it starts.  1 when a spec was set, 0 when none was given,
+ * -1 after a message when it cannot be read. */
+int use_spec(const char *cmd, const char *meta_file);
 
 /* `ftfuzz replay FILE`: a fuzz input (report.c). */
 int replay_input(int argc, char **argv, int first);

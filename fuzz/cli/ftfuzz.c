@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -637,8 +639,43 @@ cmd_replay(int argc, char **argv)
 /* --- the rest ---------------------------------------------------------------- */
 
 const char *const families[FTFUZZ_NFAMILIES] = {
-    "mixed", "list", "dict", "set", "bytearray", "deque", "iter",
+    "mixed", "list", "dict", "set", "bytearray", "deque", "iter", "ext",
+    "spec",
 };
+
+int
+use_spec(const char *cmd, const char *meta_file)
+{
+    char given[4096] = "", resolved[PATH_MAX];
+    const char *f = flag(cmd, "--spec");
+    if (*f) {
+        snprintf(given, sizeof given, "%s", f);
+    } else if (meta_file) {
+        FILE *m = fopen(meta_file, "r");
+        char line[4200], path[4096];
+        while (m && fgets(line, sizeof line, m))
+            if (sscanf(line, "spec: %4095[^\n]", path) == 1) {
+                char dir[4096];
+                snprintf(dir, sizeof dir, "%s", meta_file);
+                if (path[0] == '/')
+                    snprintf(given, sizeof given, "%s", path);
+                else
+                    snprintf(given, sizeof given, "%s/%s", dirname(dir),
+                             path);
+            }
+        if (m)
+            fclose(m);
+    }
+    if (!given[0])
+        return 0;
+    if (realpath(given, resolved) == NULL || access(resolved, R_OK) != 0) {
+        fprintf(stderr, "ftfuzz %s: cannot read the spec %s: %s\n", cmd,
+                given, strerror(errno));
+        return -1;
+    }
+    setenv("FTFUZZ_SPEC", resolved, 1);
+    return 1;
+}
 
 int
 count_files(const char *dir, const char *prefix)
@@ -648,9 +685,13 @@ count_files(const char *dir, const char *prefix)
         return 0;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
+    while ((e = readdir(d))) {
+        /* FILE.meta describes FILE: not counted */
+        size_t len = strlen(e->d_name);
         n += e->d_name[0] != '.'
-             && !strncmp(e->d_name, prefix, strlen(prefix));
+             && !strncmp(e->d_name, prefix, strlen(prefix))
+             && !(len > 5 && !strcmp(e->d_name + len - 5, ".meta"));
+    }
     closedir(d);
     return n;
 }
@@ -769,9 +810,104 @@ run_campaign(char **argv, const char *stats_env, const char *stats_path,
     return 0;
 }
 
+/* Executions so far, from the FTFUZZ_STATS file. */
+static unsigned long long
+stats_execs(const char *path)
+{
+    struct campaign_stats *s = malloc(sizeof *s);
+    unsigned long long execs = 0;
+    if (!s)
+        return 0;
+    read_stats(path, s);
+    for (int i = 0; i < s->npids; i++)
+        execs += s->execs[i];
+    free(s);
+    return execs;
+}
+
+/* 1 when files a and b have the same contents. */
+static int
+same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* Removes from seeds_dir the seeds that a crash file of out repeats. */
+static void
+drop_failing_seeds(const char *out, const char *seeds_dir)
+{
+    DIR *d = opendir(out);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "crash-", 6)
+            || (len > 5 && !strcmp(e->d_name + len - 5, ".meta")))
+            continue;
+        char crash[4600];
+        snprintf(crash, sizeof crash, "%s/%s", out, e->d_name);
+        DIR *s = opendir(seeds_dir);
+        struct dirent *f;
+        while (s && (f = readdir(s))) {
+            char seed[4600];
+            snprintf(seed, sizeof seed, "%s/%s", seeds_dir, f->d_name);
+            if (f->d_name[0] != '.' && same_file(crash, seed))
+                unlink(seed);
+        }
+        if (s)
+            closedir(s);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* A findings directory's crash files get a .meta naming the target and
+ * the spec, so that `ftfuzz replay FILE` needs no flags. */
+static void
+write_spec_metas(const char *dir, const char *spec)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (strncmp(n, "crash-", 6) && strncmp(n, "timeout-", 8)
+            && strncmp(n, "oom-", 4))
+            continue;
+        if (len > 5 && !strcmp(n + len - 5, ".meta"))
+            continue;
+        char meta[4400];
+        snprintf(meta, sizeof meta, "%s/%s.meta", dir, n);
+        if (access(meta, F_OK) == 0)
+            continue;
+        FILE *f = fopen(meta, "w");
+        if (f) {
+            fprintf(f, "target: fuzz_spec\nspec: %s\n", spec);
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
 /*
  * The campaign: libFuzzer's fork mode over all cores, crashes, timeouts
- * and out-of-memory inputs saved and not fatal, for a bounded time.
+ * and out-of-memory inputs saved and not fatal, for a bounded time.  With
+ * --runs, one process instead, for a number of executions: libFuzzer with
+ * -seed is deterministic there, and it is restarted (seed + 1) after each
+ * finding until the executions are spent, so one budget finds several
+ * races and gives the same findings every time.
  */
 int
 cmd_fuzz(int argc, char **argv)
@@ -781,8 +917,10 @@ cmd_fuzz(int argc, char **argv)
     if (first < 0)
         return 2;
     const char *family = "mixed";
+    int named = 0;
     if (first < argc && !dd) {
         family = argv[first++];
+        named = 1;
         if (!strncmp(family, "fuzz_", 5))
             family += 5;
         if (first < argc && !strcmp(argv[first], "--"))
@@ -796,9 +934,31 @@ cmd_fuzz(int argc, char **argv)
                         "lists them)\n", family);
         return 2;
     }
-    uint64_t seconds, jobs;
-    if (parse_u64("fuzz", "--time", &seconds))
+    int spec = use_spec("fuzz", NULL);
+    if (spec < 0)
         return 2;
+    if (spec && named && strcmp(family, "spec")) {
+        fprintf(stderr, "ftfuzz fuzz: --spec fuzzes with fuzz_spec, not "
+                        "fuzz_%s\n", family);
+        return 2;
+    }
+    if (spec)
+        family = "spec";
+    else if (!strcmp(family, "spec")) {
+        fprintf(stderr, "ftfuzz fuzz: fuzz_spec needs --spec FILE.toml "
+                        "(docs/extension-spec.md)\n");
+        return 2;
+    }
+    uint64_t seconds, jobs, runs = 0, seed = 0;
+    int runs_mode = *flag("fuzz", "--runs") != 0;
+    if (parse_u64("fuzz", "--time", &seconds)
+        || parse_u64("fuzz", "--seed", &seed)
+        || (runs_mode && parse_u64("fuzz", "--runs", &runs)))
+        return 2;
+    if (runs_mode && runs == 0) {
+        fprintf(stderr, "ftfuzz fuzz: --runs must be at least 1\n");
+        return 2;
+    }
     if (*flag("fuzz", "--jobs")) {
         if (parse_u64("fuzz", "--jobs", &jobs))
             return 2;
@@ -814,26 +974,81 @@ cmd_fuzz(int argc, char **argv)
                         "all' in %s\n", target, FTFUZZ_ROOT);
         return 2;
     }
-    snprintf(out, sizeof out, "%s/fuzz_%s", flag("fuzz", "--out"), family);
+    const char *spec_path = spec ? getenv("FTFUZZ_SPEC") : NULL;
+    if (spec_path) {
+        /* findings of different specs stay apart: fuzz_spec-NAME */
+        char name[256];
+        snprintf(name, sizeof name, "%s", strrchr(spec_path, '/') + 1);
+        char *dot = strrchr(name, '.');
+        if (dot && dot != name)
+            *dot = '\0';
+        snprintf(out, sizeof out, "%s/fuzz_spec-%s", flag("fuzz", "--out"),
+                 name);
+    } else {
+        snprintf(out, sizeof out, "%s/fuzz_%s", flag("fuzz", "--out"),
+                 family);
+    }
     snprintf(corpus, sizeof corpus, "%s/corpus", out);
     if (make_dir(flag("fuzz", "--out")) || make_dir(out) || make_dir(corpus))
         return 2;
     snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
 
-    char a_fork[64], a_time[64], a_prefix[4300], a_dict[4200];
+    /* Seeds for the spec's types, written by the target itself: each pair
+     * of operations of a type on two threads (spec.c). */
+    char gen_seeds[4300] = "";
+    if (!strcmp(family, "spec") || !strcmp(family, "ext")) {
+        snprintf(gen_seeds, sizeof gen_seeds, "%s/seeds", out);
+        if (make_dir(gen_seeds))
+            return 2;
+        DIR *d = opendir(gen_seeds);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char old[4600];
+            snprintf(old, sizeof old, "%s/%s", gen_seeds, e->d_name);
+            if (!strncmp(e->d_name, "seed-", 5))
+                unlink(old);
+        }
+        if (d)
+            closedir(d);
+        char env_seeds[4400];
+        snprintf(env_seeds, sizeof env_seeds, "FTFUZZ_WRITE_SEEDS=%s",
+                 gen_seeds);
+        /* fuzz_spec: a preemption every 4 points of each pair; fuzz_ext
+         * has hundreds of pairs: every 32 */
+        const char *env[] = {env_seeds,
+                             !strcmp(family, "spec") ? "FTFUZZ_SEED_SWEEP=4"
+                                                     : "FTFUZZ_SEED_SWEEP=32",
+                             NULL};
+        char *gen_argv[] = {target, NULL};
+        struct run_result g;
+        if (run_program(gen_argv, env, NULL, NULL, &g) != 0 || !g.exited
+            || g.status != 0) {
+            fprintf(stderr, "ftfuzz fuzz: %s could not write its seeds "
+                            "(above)\n", target);
+            return 2;
+        }
+    }
+
+    char a_fork[64], a_time[64], a_prefix[4300], a_dict[4200], a_runs[64],
+        a_seed[64];
     snprintf(a_dict, sizeof a_dict, "-dict=%s.dict", target);
     snprintf(a_fork, sizeof a_fork, "-fork=%llu", (unsigned long long)jobs);
     snprintf(a_time, sizeof a_time, "-max_total_time=%llu",
              (unsigned long long)seconds);
     snprintf(a_prefix, sizeof a_prefix, "-artifact_prefix=%s/", out);
     char **args = calloc((size_t)argc + 16, sizeof *args);
-    int n = 0;
+    int n = 0, runs_at = 0, seed_at = 0;
     args[n++] = target;
-    args[n++] = a_fork;
-    args[n++] = "-ignore_crashes=1";
-    args[n++] = "-ignore_timeouts=1";
-    args[n++] = "-ignore_ooms=1";
-    args[n++] = a_time;
+    if (runs_mode) {
+        runs_at = n++;
+        seed_at = n++;
+    } else {
+        args[n++] = a_fork;
+        args[n++] = "-ignore_crashes=1";
+        args[n++] = "-ignore_timeouts=1";
+        args[n++] = "-ignore_ooms=1";
+        args[n++] = a_time;
+    }
     args[n++] = a_prefix;
     if (access(a_dict + 6, R_OK) == 0)
         args[n++] = a_dict;
@@ -844,26 +1059,73 @@ cmd_fuzz(int argc, char **argv)
         args[n++] = argv[i];
     if (access(seeds, R_OK) == 0)
         args[n++] = seeds;
-    printf("fuzz: fuzz_%s for %llu s on %llu processes; corpus %s, "
-           "findings in %s/\n",
-           family, (unsigned long long)seconds, (unsigned long long)jobs,
-           corpus, out);
+    if (gen_seeds[0])
+        args[n++] = gen_seeds;
+    if (runs_mode)
+        printf("fuzz: fuzz_%s for %llu executions in one process (seed "
+               "%llu); corpus %s, findings in %s/\n",
+               family, (unsigned long long)runs, (unsigned long long)seed,
+               corpus, out);
+    else
+        printf("fuzz: fuzz_%s for %llu s on %llu processes; corpus %s, "
+               "findings in %s/\n",
+               family, (unsigned long long)seconds,
+               (unsigned long long)jobs, corpus, out);
+    if (spec_path)
+        printf("fuzz: spec %s\n", spec_path);
     fflush(stdout);
     char stats[4300], stats_env[4400];
     snprintf(stats, sizeof stats, "%s/stats", out);
     snprintf(stats_env, sizeof stats_env, "FTFUZZ_STATS=%s", stats);
     unlink(stats);
     struct run_result r;
-    if (run_campaign(args, stats_env, stats, &r) != 0)
-        return 2;
+    unsigned long long done = 0;
+    for (unsigned k = 0;; k++) {
+        if (runs_mode) {
+            snprintf(a_runs, sizeof a_runs, "-runs=%llu",
+                     (unsigned long long)runs - done);
+            snprintf(a_seed, sizeof a_seed, "-seed=%llu",
+                     (unsigned long long)(seed + k));
+            args[runs_at] = a_runs;
+            args[seed_at] = a_seed;
+        }
+        int crashes_before = count_files(out, "crash-");
+        if (run_campaign(args, stats_env, stats, &r) != 0)
+            return 2;
+        if (!runs_mode)
+            break;
+        unsigned long long now = stats_execs(stats);
+        int found = count_files(out, "crash-") > crashes_before;
+        if (r.exited && r.status == 0)
+            break;                        /* the budget is spent */
+        if (!found || now <= done) {
+            fprintf(stderr, "fuzz: libFuzzer stopped without a finding "
+                            "(exit %d, signal %d)\n", r.status, r.signal);
+            free(args);
+            return 1;
+        }
+        done = now;
+        if (done >= runs)
+            break;
+        /* a generated seed that fails would stop every restart at once */
+        if (gen_seeds[0])
+            drop_failing_seeds(out, gen_seeds);
+        printf("fuzz: a finding after %llu of %llu executions; going on "
+               "with seed %llu\n", done, (unsigned long long)runs,
+               (unsigned long long)(seed + k + 1));
+        fflush(stdout);
+    }
     free(args);
+    if (spec_path)
+        write_spec_metas(out, spec_path);
     int crashes = count_files(out, "crash-");
     int timeouts = count_files(out, "timeout-");
     int ooms = count_files(out, "oom-");
     printf("fuzz: done: %d corpus inputs, findings: %d crash, %d timeout, "
            "%d out-of-memory (in %s/)\n",
            count_files(corpus, ""), crashes, timeouts, ooms, out);
-    if (!r.exited || (r.status != 0 && crashes + timeouts + ooms == 0)) {
+    if (!runs_mode
+        && (!r.exited || (r.status != 0 && crashes + timeouts + ooms == 0))) {
         fprintf(stderr, "fuzz: libFuzzer stopped abnormally\n");
         return 1;
     }

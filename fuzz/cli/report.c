@@ -881,7 +881,20 @@ int
 resolve_target(const char *cmd, const char *input, char *path, size_t n,
                char *name, size_t nname, int quiet)
 {
-    pick_target(cmd, input, name, nname, quiet);
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s.meta", input);
+    int spec = use_spec(cmd, meta);
+    if (spec < 0)
+        return -1;
+    if (spec && !*flag(cmd, "--target"))
+        snprintf(name, nname, "fuzz_spec");
+    else
+        pick_target(cmd, input, name, nname, quiet);
+    if (!strcmp(name, "fuzz_spec") && !getenv("FTFUZZ_SPEC")) {
+        fprintf(stderr, "ftfuzz %s: fuzz_spec needs the spec the input was "
+                        "found with: give --spec FILE.toml\n", cmd);
+        return -1;
+    }
     if (!valid_target(name)) {
         fprintf(stderr, "ftfuzz %s: unknown target '%s' (ftfuzz targets "
                         "lists them)\n", cmd, name);

@@ -108,11 +108,18 @@ struct ftfuzz_strategy {
     /* replay only: non-zero when recorded switches were left unused */
     int (*finished)(ftfuzz_strategy *s, uint64_t steps);
     void (*destroy)(ftfuzz_strategy *s);
+    /* optional: the session reached its mark (ftfuzz_sched_mark) at step;
+     * returns the step at which the strategy wants its next decision */
+    uint64_t (*marked)(ftfuzz_strategy *s, uint64_t step);
 };
 
 /* Decisions from a byte buffer (the fuzzer input); see docs/scheduler.md. */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes(const uint8_t *data,
                                                       size_t size);
+/* The same, with the first DELTA counted from the session's mark
+ * (ftfuzz_sched_mark) instead of its start: no preemption before it. */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes_from_mark(
+    const uint8_t *data, size_t size);
 /* PCT with depth d over about k steps (k = 0: a default). */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
                                                     uint64_t k,
@@ -192,6 +199,15 @@ FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_end(void);
 
 /* A scheduling point on request; a no-op outside a session. */
 FTFUZZ_EXPORT void ftfuzz_sched_yield(void);
+
+/*
+ * Marks the current step as where the interesting part of the session
+ * begins (for a harness: its program's first operation, after the set-up
+ * of threads, which takes thousands of points).  Only the first call of a
+ * session counts; a no-op outside one.  Strategies that count from the
+ * mark (ftfuzz_strategy_bytes_from_mark) start there.
+ */
+FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
 
 /* Id of the calling thread in the session, or -1. */
 FTFUZZ_EXPORT int ftfuzz_sched_self(void);

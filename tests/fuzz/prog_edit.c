@@ -1,12 +1,14 @@
 /*
  * prog_edit: builds test inputs by editing a fuzz input (tests only).
  *
- *   prog_edit IN OUT [--op T:CODE:TARGET:OTHER:ARG]... [--object KIND:SIZE]...
+ *   prog_edit IN OUT [--threads N] [--op T:CODE:TARGET:OTHER:ARG]...
+ *                    [--object KIND:SIZE]...
  *                    [--explicit TRACE] [--preempt STEP:CHOICE]...
  *                    [--swap-threads A:B] [--no-preemptions]
  *                    [--set-object I:KIND:SIZE]
  *
- * --op appends an operation to thread T, --object appends a shared object,
+ * --threads sets the number of thread bodies (new ones empty), --op
+ * appends an operation to thread T, --object appends a shared object,
  * --explicit replaces the schedule with the preemptions a trace file
  * recorded (`ftfuzz replay --out DIR` writes DIR/trace), --preempt adds a
  * preemption to a bytes schedule (kept in step order), --swap-threads
@@ -51,7 +53,16 @@ main(int argc, char **argv)
     int bytes = p.schedule.strategy == PROG_SCHED_BYTES;
     for (int i = 3; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--op")) {
+        if (!strcmp(argv[i], "--threads")) {
+            unsigned n;
+            if (sscanf(v, "%u", &n) != 1 || n > PROG_MAX_THREADS) {
+                fprintf(stderr, "prog_edit: bad --threads %s\n", v);
+                return 2;
+            }
+            for (unsigned t = p.nthreads; t < n; t++)
+                p.threads[t].nops = 0;
+            p.nthreads = n;
+        } else if (!strcmp(argv[i], "--op")) {
             unsigned t, code, target, other;
             int arg;
             if (sscanf(v, "%u:%u:%u:%u:%d", &t, &code, &target, &other, &arg)
