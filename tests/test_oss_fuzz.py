@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD_SH = ROOT / "scripts" / "oss-fuzz" / "build.sh"
 BUILD_CPYTHON = ROOT / "scripts" / "build-cpython.sh"
 TARGETS = ["fuzz_list", "fuzz_dict", "fuzz_set", "fuzz_bytearray",
-           "fuzz_deque", "fuzz_iter", "fuzz_mixed"]
+           "fuzz_deque", "fuzz_iter", "fuzz_mixed", "fuzz_ext"]
 CACHE = os.environ.get("FTFUZZ_CACHE",
                        os.path.expanduser("~/.cache/ftfuzz"))
 

@@ -18,7 +18,8 @@ UNITS = ["unit_program", "unit_program_asan"]
 
 # include/ftfuzz/program.h
 MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = 8, 4, 16, 256, 16
-KIND_COUNT, STRATEGY_COUNT, MAX_DEPTH = 12, 3, 8
+# kinds decode modulo PROG_KIND_LIMIT (built-in kinds and spec types)
+KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 4, 8
 
 
 def prog(name):
@@ -154,7 +155,7 @@ def test_counts_are_cut_and_values_clamped():
     assert p["rc"] == 0 and p["valid"] == 1
     assert len(p["objects"]) == MAX_OBJECTS
     for i, o in enumerate(p["objects"]):
-        assert o == {"kind": 999 % KIND_COUNT, "size": (1000 + i) % MAX_SIZE,
+        assert o == {"kind": 999 % KIND_LIMIT, "size": (1000 + i) % MAX_SIZE,
                      "source": 77 % MAX_OBJECTS}
     assert len(p["threads"]) == MAX_THREADS
     for t in p["threads"]:
@@ -249,8 +250,8 @@ def test_encoding_is_canonical():
                             sched=schedule(strategy=0, depth=1, seed=0,
                                            data=b""))) == b"\x0a\x00"
     # clamped values are written clamped, unknown fields dropped
-    assert reencode(program(objects=[shared_object(kind=13)],
-                            sched=schedule(depth=0, strategy=3))
+    assert reencode(program(objects=[shared_object(kind=65)],
+                            sched=schedule(depth=0, strategy=4))
                     + field_varint(9, 1)) == program(
                         objects=[shared_object(kind=1)])
 
@@ -402,8 +403,9 @@ def test_libfuzzer_runs_the_custom_mutator(tmp_path):
 
 def test_libfuzzer_reaches_a_structured_bug(tmp_path):
     # three threads each with op 42 on a deque, under pct: found in about
-    # 6,000 runs with -seed=1 (1,800 to 18,000 over seeds 1..12)
-    r = libfuzzer(tmp_path, "-runs=20000", "-seed=1",
+    # 21,000 runs with -seed=1 (4,600 to 24,000 over seeds 1..6; kinds range
+    # over 64 values since spec types, and strategies over 4)
+    r = libfuzzer(tmp_path, "-runs=60000", "-seed=1",
                   env={"FTFUZZ_SMOKE_BUG": "1"})
     assert r.returncode != 0
     assert "FOUND the structured bug" in r.stderr, r.stderr[-3000:]

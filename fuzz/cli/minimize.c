@@ -438,8 +438,9 @@ done:
 
 /*
  * `ftfuzz reseed FILE --expect V[:SIGNAL]`: keeps FILE's program and looks
- * for a schedule (random, then pct:3, seeds 0, 1, ...) that gives verdict V
- * on this build.  A regression input's interleaving is made of scheduling
+ * for a schedule that gives verdict V on this build: for i = 0, 1, ...,
+ * one preemption i + 1 points into the first operation (bytes@mark), then
+ * seed i of random and of pct:3.  A regression input's interleaving is made of scheduling
  * steps, and anything that moves the interpreter's steps (another harness
  * or CPython build, see docs/replay.md) can make it miss its race while the
  * race is still there; this finds the race again.
@@ -493,12 +494,27 @@ cmd_reseed(int argc, char **argv)
     prog_decode(data, size, p);
     free(data);
     int rc = 1;
+    static const char *const kinds[] = {"bytes@mark", "random", "pct:3"};
     for (uint64_t i = 0; i < tries && rc == 1; i++) {
-        for (int pct = 0; pct < 2 && rc == 1; pct++) {
-            p->schedule.strategy = pct ? PROG_SCHED_PCT : PROG_SCHED_RANDOM;
+        for (int kind = 0; kind < 3 && rc == 1; kind++) {
+            /* one preemption i + 1 points into the first operation, to the
+             * next thread (a sweep), then seed i of random and pct:3 */
+            static const uint32_t strategies[] = {
+                PROG_SCHED_BYTES_OPS, PROG_SCHED_RANDOM, PROG_SCHED_PCT};
+            p->schedule.strategy = strategies[kind];
             p->schedule.depth = 3;
-            p->schedule.seed = i;
+            p->schedule.seed = kind ? i : 0;
             p->schedule.nbytes = 0;
+            if (kind == 0) {
+                uint64_t d = i + 1;
+                while (d >= 0x80) {
+                    p->schedule.bytes[p->schedule.nbytes++] =
+                        (uint8_t)(0x80 | (d & 0x7f));
+                    d >>= 7;
+                }
+                p->schedule.bytes[p->schedule.nbytes++] = (uint8_t)d;
+                p->schedule.bytes[p->schedule.nbytes++] = 1;
+            }
             struct replay_outcome o;
             if (still_fails(&m, p, 0, &o)
                 || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict))) {
@@ -511,9 +527,10 @@ cmd_reseed(int argc, char **argv)
                             out, strerror(errno));
                     rc = 2;
                 } else {
-                    printf("reseed: %s seed %llu gives %s (hash 0x%016llx) "
-                           "after %u runs; wrote %s\n",
-                           pct ? "pct:3" : "random", (unsigned long long)i,
+                    printf("reseed: %s %s %llu gives %s (hash 0x%016llx) "
+                           "after %u runs; wrote %s\n", kinds[kind],
+                           kind ? "seed" : "preemption at",
+                           (unsigned long long)(kind ? i : i + 1),
                            o.verdict, o.hash, m.runs, out);
                     rc = 0;
                 }

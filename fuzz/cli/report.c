@@ -62,6 +62,7 @@ struct report {
     int have_hash;
     char *finding;                     /* the scheduler's or oracle's report */
     /* from the report file */
+    char preamble[8192];               /* a spec's imports and prelude */
     unsigned nobjects;
     char object_kind[PROG_MAX_OBJECTS][32];
     char object_py[PROG_MAX_OBJECTS][MAX_TEXT];
@@ -209,7 +210,11 @@ read_report_file(const char *path, struct report *r)
     int n;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
-        if (sscanf(line, "object %u %n", &a, &n) == 1
+        if (!strncmp(line, "preamble ", 9)) {
+            size_t len = strlen(r->preamble);
+            snprintf(r->preamble + len, sizeof r->preamble - len, "%s\n",
+                     line + 9);
+        } else if (sscanf(line, "object %u %n", &a, &n) == 1
             && a < PROG_MAX_OBJECTS) {
             char kind[32];
             int src, m;
@@ -570,6 +575,13 @@ write_repro(const char *path, const char *input, struct report *r)
     OUT("import collections\n");
     OUT("import sys\n");
     OUT("import threading\n");
+    /* what the expressions of a spec's types need (imports, prelude) */
+    for (const char *l = r->preamble; *l;) {
+        const char *nl = strchr(l, '\n');
+        int len = nl ? (int)(nl - l) : (int)strlen(l);
+        OUT("%.*s\n", len, l);
+        l += len + (nl != NULL);
+    }
     OUT("\n\n");
     line++;
     OUT("def make_objects():\n");

@@ -14,7 +14,7 @@ usage: build.sh [-h|--help]
 OSS-Fuzz's build script for ftfuzz.  Builds the free-threaded debug CPython
 from $SRC/cpython with $CC and $CFLAGS (plus ftfuzz's atomic-point hooks),
 the scheduler runtime without any instrumentation, and the fuzz targets
-fuzz_list fuzz_dict ... fuzz_mixed with $CXX and $LIB_FUZZING_ENGINE, and
+fuzz_list fuzz_dict ... fuzz_mixed fuzz_ext (not fuzz_spec) with $CXX and $LIB_FUZZING_ENGINE, and
 installs into $OUT: the targets, <target>_seed_corpus.zip, <target>.dict,
 <target>.options and the Python stdlib (ftfuzz-python/, found relative to
 the binaries at run time).
@@ -255,7 +255,12 @@ harness_flags=("${project_flags[@]}" "${cflag_words[@]}" "${py_cflags[@]}"
 harness_objs=()
 for src in "${harness_srcs[@]}"; do
     name=$(basename "$src" .c)
-    "$CC" "${harness_flags[@]}" -c "$FTFUZZ/$src" -o "$B/harness/$name.o"
+    # spec.c builds the spec loader and the stdlib spec into the binary
+    extra=()
+    [[ $name == spec ]] && extra=(
+        "-DFTFUZZ_SPEC_LOADER=\"$FTFUZZ/harnesses/spec_loader.py\""
+        "-DFTFUZZ_STDLIB_SPEC=\"$FTFUZZ/harnesses/specs/stdlib.toml\"")
+    "$CC" "${harness_flags[@]}" "${extra[@]}" -c "$FTFUZZ/$src" -o "$B/harness/$name.o"
     harness_objs+=("$B/harness/$name.o")
 done
 
@@ -264,6 +269,8 @@ done
 note "[5/6] targets: ${families[*]}"
 targets=()
 for f in "${families[@]}"; do
+    # fuzz_spec fuzzes a user's spec (FTFUZZ_SPEC): nothing to run here
+    [[ $f == spec ]] && continue
     t=fuzz_$f
     family=HARNESS_$(tr '[:lower:]' '[:upper:]' <<<"$f")
     "$CC" "${harness_flags[@]}" "-DFTFUZZ_FAMILY=$family" \

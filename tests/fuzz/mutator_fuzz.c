@@ -25,7 +25,8 @@ fail(const char *what)
     abort();
 }
 
-/* Threads with an op of code 42 on a deque. */
+/* Threads with an op of code 42 on a deque (a kind that a target with the
+ * built-in kinds maps to one: modulo PROG_KIND_COUNT). */
 static int
 threads_with_deque_op(const prog_program *p)
 {
@@ -33,7 +34,7 @@ threads_with_deque_op(const prog_program *p)
     for (uint32_t t = 0; t < p->nthreads; t++) {
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
             const prog_op *op = &p->threads[t].ops[i];
-            if (op->code == 42 && p->objects[op->target].kind == PROG_DEQUE) {
+            if (op->code == 42 && p->objects[op->target].kind % PROG_KIND_COUNT == PROG_DEQUE) {
                 n++;
                 break;
             }
