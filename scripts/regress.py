@@ -31,7 +31,8 @@ DEFAULT_TARGETS = os.path.join(ROOT, "build", "fuzz")
 DEFAULT_CPYTHON = os.path.join(ROOT, "build", "cpython-fuzz")
 REGRESS_BUILD = os.path.join(ROOT, "build", "regress")
 
-FAMILIES = ("list", "dict", "set", "bytearray", "deque", "iter", "mixed")
+# not fuzz_spec: it needs a user's spec, and no regression input has one
+FAMILIES = ("list", "dict", "set", "bytearray", "deque", "iter", "mixed", "ext")
 TARGETS = tuple("fuzz_" + f for f in FAMILIES)
 
 # What `ftfuzz replay --brief` can say.

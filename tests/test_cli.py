@@ -83,7 +83,7 @@ def test_targets_lists_the_built_fuzz_targets():
     r = run("targets")
     assert r.returncode == 0
     for family in ("mixed", "list", "dict", "set", "bytearray", "deque",
-                   "iter"):
+                   "iter", "ext", "spec"):
         assert os.path.join(ROOT, "build", "fuzz", f"fuzz_{family}") \
             in r.stdout
 

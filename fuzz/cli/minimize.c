@@ -436,11 +436,128 @@ done:
 
 /* --- reseed -------------------------------------------------------------------- */
 
+/* Appends v as a LEB128 varint of at most 4 bytes (the bytes strategy's
+ * DELTA); 0 when it does not fit. */
+static int
+put_varint(prog_schedule *s, uint64_t v)
+{
+    if (v >= (1u << 28) || s->nbytes + 5 > PROG_MAX_SCHEDULE)
+        return 0;
+    while (v >= 0x80) {
+        s->bytes[s->nbytes++] = (uint8_t)(0x80 | (v & 0x7f));
+        v >>= 7;
+    }
+    s->bytes[s->nbytes++] = (uint8_t)v;
+    return 1;
+}
+
+/* Candidates of one target process in the shifted sweep. */
+#define RESEED_BATCH 100
+
+/* p's schedule: the preemptions pre with their gaps kept, the first
+ * shift + 1 points after the mark (bytes@mark); one preemption to the next
+ * thread when there are none. */
+static void
+shifted_schedule(prog_program *p, const prog_preemption *pre, size_t npre,
+                 uint64_t shift)
+{
+    prog_schedule *s = &p->schedule;
+    s->strategy = PROG_SCHED_BYTES_OPS;
+    s->nbytes = 0;
+    put_varint(s, shift + 1);
+    s->bytes[s->nbytes++] = npre ? pre[0].choice : 1;
+    for (size_t j = 1; j < npre; j++) {
+        if (!put_varint(s, pre[j].step - pre[j - 1].step)
+            || s->nbytes >= PROG_MAX_SCHEDULE)
+            break;
+        s->bytes[s->nbytes++] = pre[j].choice;
+    }
+}
+
+/*
+ * Runs the shifted candidates from..end-1 in one target process; *failed
+ * is the first one whose execution died, or -1.  0, or -1 after a message
+ * when the target could not run.
+ */
+static int
+reseed_batch(struct minimizer *m, prog_program *p, const prog_preemption *pre,
+             size_t npre, uint64_t from, uint64_t end, int *failed)
+{
+    char **argv = calloc((size_t)(end - from) + 2, sizeof *argv);
+    char log[128];
+    int n = 0, rc = 0;
+    argv[n++] = (char *)m->target;
+    for (uint64_t i = from; i < end; i++) {
+        shifted_schedule(p, pre, npre, i);
+        uint8_t buf[PROG_MAX_ENCODED];
+        size_t len = prog_encode(p, buf, sizeof buf);
+        char path[160];
+        snprintf(path, sizeof path, "%s/shift-%llu", m->dir,
+                 (unsigned long long)i);
+        if (write_bytes(path, buf, len) != 0) {
+            fprintf(stderr, "ftfuzz reseed: cannot write %s\n", path);
+            rc = -1;
+            break;
+        }
+        argv[n++] = strdup(path);
+    }
+    snprintf(log, sizeof log, "%s/batch.log", m->dir);
+    struct run_result r;
+    const char *env[] = {NULL};
+    if (rc == 0 && run_program(argv, env, log, NULL, &r) != 0) {
+        fprintf(stderr, "ftfuzz reseed: cannot run %s\n", m->target);
+        rc = -1;
+    }
+    *failed = -1;
+    /* libFuzzer says "Running: FILE" before each input it runs alone */
+    FILE *f = rc == 0 && !(r.exited && r.status == 0) ? fopen(log, "r")
+                                                      : NULL;
+    char line[512];
+    unsigned long long k;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "/shift-");
+        if (!strncmp(line, "Running: ", 9) && at
+            && sscanf(at, "/shift-%llu", &k) == 1)
+            *failed = (int)k;
+    }
+    if (f)
+        fclose(f);
+    m->runs += (unsigned)(*failed >= 0 ? (uint64_t)*failed - from + 1
+                                       : end - from);
+    for (int i = 1; i < n; i++) {
+        unlink(argv[i]);
+        free(argv[i]);
+    }
+    unlink(log);
+    free(argv);
+    return rc;
+}
+
+/* Writes p to out and says so; the exit code of reseed. */
+static int
+reseed_write(const char *out, const prog_program *p,
+             const struct replay_outcome *o, const char *how, uint64_t i,
+             unsigned runs)
+{
+    uint8_t buf[PROG_MAX_ENCODED];
+    size_t n = prog_encode(p, buf, sizeof buf);
+    if (write_bytes(out, buf, n) != 0) {
+        fprintf(stderr, "ftfuzz reseed: cannot write %s: %s\n", out,
+                strerror(errno));
+        return 2;
+    }
+    printf("reseed: %s %llu gives %s (hash 0x%016llx) after %u runs; "
+           "wrote %s\n", how, (unsigned long long)i, o->verdict, o->hash,
+           runs, out);
+    return 0;
+}
+
 /*
  * `ftfuzz reseed FILE --expect V[:SIGNAL]`: keeps FILE's program and looks
  * for a schedule that gives verdict V on this build: for i = 0, 1, ...,
- * one preemption i + 1 points into the first operation (bytes@mark), then
- * seed i of random and of pct:3.  A regression input's interleaving is made of scheduling
+ * FILE's own preemptions with their gaps kept and the first one i + 1
+ * points after the first operation begins (bytes@mark; a single
+ * preemption when FILE has none), then seed i of random and of pct:3.  A regression input's interleaving is made of scheduling
  * steps, and anything that moves the interpreter's steps (another harness
  * or CPython build, see docs/replay.md) can make it miss its race while the
  * race is still there; this finds the race again.
@@ -494,47 +611,53 @@ cmd_reseed(int argc, char **argv)
     prog_decode(data, size, p);
     free(data);
     int rc = 1;
-    static const char *const kinds[] = {"bytes@mark", "random", "pct:3"};
+    /* An input whose interleaving moved usually kept its shape: the same
+     * preemptions, now some points off.  Its preemptions, as gaps. */
+    prog_preemption pre[PROG_MAX_SCHEDULE];
+    size_t npre = prog_preemptions(p, pre, PROG_MAX_SCHEDULE);
+    const char *out = *flag("reseed", "--out") ? flag("reseed", "--out")
+                                               : input;
+    /* 1. the shifted sweep, in batches that one target process runs (each
+     * file in a child forked from one initialised interpreter: much
+     * cheaper than a process per candidate); a batch stops at its first
+     * failing candidate, which is then checked alone in report mode */
+    uint64_t next = 0;
+    while (rc == 1 && next < tries) {
+        uint64_t end = next + RESEED_BATCH < tries ? next + RESEED_BATCH
+                                                   : tries;
+        int failed = -1;
+        if (reseed_batch(&m, p, pre, npre, next, end, &failed) != 0) {
+            rc = 2;
+            break;
+        }
+        if (failed < 0) {
+            next = end;
+            printf("reseed: %llu shifted schedules tried\n",
+                   (unsigned long long)next);
+            fflush(stdout);
+            continue;
+        }
+        shifted_schedule(p, pre, npre, (uint64_t)failed);
+        struct replay_outcome o;
+        if (still_fails(&m, p, 0, &o)
+            || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict)))
+            rc = reseed_write(out, p, &o, "bytes@mark preemptions from",
+                              (uint64_t)failed + 1, m.runs);
+        free(o.sw);
+        next = (uint64_t)failed + 1;
+    }
+    /* 2. seeds of random and pct:3, a process each */
+    static const char *const kinds[] = {"random", "pct:3"};
     for (uint64_t i = 0; i < tries && rc == 1; i++) {
-        for (int kind = 0; kind < 3 && rc == 1; kind++) {
-            /* one preemption i + 1 points into the first operation, to the
-             * next thread (a sweep), then seed i of random and pct:3 */
-            static const uint32_t strategies[] = {
-                PROG_SCHED_BYTES_OPS, PROG_SCHED_RANDOM, PROG_SCHED_PCT};
-            p->schedule.strategy = strategies[kind];
+        for (int kind = 0; kind < 2 && rc == 1; kind++) {
+            p->schedule.strategy = kind ? PROG_SCHED_PCT : PROG_SCHED_RANDOM;
             p->schedule.depth = 3;
-            p->schedule.seed = kind ? i : 0;
+            p->schedule.seed = i;
             p->schedule.nbytes = 0;
-            if (kind == 0) {
-                uint64_t d = i + 1;
-                while (d >= 0x80) {
-                    p->schedule.bytes[p->schedule.nbytes++] =
-                        (uint8_t)(0x80 | (d & 0x7f));
-                    d >>= 7;
-                }
-                p->schedule.bytes[p->schedule.nbytes++] = (uint8_t)d;
-                p->schedule.bytes[p->schedule.nbytes++] = 1;
-            }
             struct replay_outcome o;
             if (still_fails(&m, p, 0, &o)
-                || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict))) {
-                uint8_t buf[PROG_MAX_ENCODED];
-                size_t n = prog_encode(p, buf, sizeof buf);
-                const char *out = *flag("reseed", "--out")
-                                      ? flag("reseed", "--out") : input;
-                if (write_bytes(out, buf, n) != 0) {
-                    fprintf(stderr, "ftfuzz reseed: cannot write %s: %s\n",
-                            out, strerror(errno));
-                    rc = 2;
-                } else {
-                    printf("reseed: %s %s %llu gives %s (hash 0x%016llx) "
-                           "after %u runs; wrote %s\n", kinds[kind],
-                           kind ? "seed" : "preemption at",
-                           (unsigned long long)(kind ? i : i + 1),
-                           o.verdict, o.hash, m.runs, out);
-                    rc = 0;
-                }
-            }
+                || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict)))
+                rc = reseed_write(out, p, &o, kinds[kind], i, m.runs);
             free(o.sw);
         }
         if (rc == 1 && i % 20 == 19)
@@ -542,8 +665,10 @@ cmd_reseed(int argc, char **argv)
         fflush(stdout);
     }
     if (rc == 1)
-        fprintf(stderr, "ftfuzz reseed: no schedule among %llu seeds gives "
-                        "%s\n", (unsigned long long)tries, expect);
+        fprintf(stderr, "ftfuzz reseed: no schedule among %llu shifted "
+                        "ones and %llu seeds gives %s\n",
+                (unsigned long long)tries, (unsigned long long)tries,
+                expect);
     free(p);
     unlink(m.cand);
     rmdir(m.dir);
