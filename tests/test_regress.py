@@ -118,7 +118,7 @@ def test_a_crashing_input_expected_to_pass_is_a_regression(tmp_path):
 
 
 def test_a_fixed_race_that_comes_back_is_a_regression(tmp_path):
-    corpus = copy_corpus(tmp_path, ["list_sort_len", "dict_iter_exhausted"])
+    corpus = copy_corpus(tmp_path, ["list_sort_len", "odict_copy_clear"])
     # Fixed in an earlier 3.13 release: on 3.13.5 it must pass.
     set_fields(corpus, "list_sort_len", fixed_in="3.13.2")
     r = regress("--corpus", str(corpus))
@@ -126,13 +126,13 @@ def test_a_fixed_race_that_comes_back_is_a_regression(tmp_path):
     rows = table(r.stdout)
     assert rows["list_sort_len"] == ("passed (fixed in 3.13.2)",
                                      "linearizability", "REGRESSION")
-    assert rows["dict_iter_exhausted"][2] == "ok"
+    assert rows["odict_copy_clear"][2] == "ok"
     assert "a fixed race came back" in r.stdout
 
 
 def test_an_expected_failure_that_does_not_happen_is_a_mismatch(tmp_path):
     corpus = copy_corpus(tmp_path, ["list_ops_linearizable",
-                                    "str_iter_exhausted"])
+                                    "itertools_product_shared"])
     set_fields(corpus, "list_ops_linearizable", expected="crash (SIGSEGV)",
                fails_on="CPython 3.13.5 (free-threaded debug)")
     r = regress("--corpus", str(corpus))
@@ -140,7 +140,7 @@ def test_an_expected_failure_that_does_not_happen_is_a_mismatch(tmp_path):
     rows = table(r.stdout)
     assert rows["list_ops_linearizable"] == ("crash (SIGSEGV)", "passed",
                                              "MISMATCH")
-    assert rows["str_iter_exhausted"][2] == "ok"
+    assert rows["itertools_product_shared"][2] == "ok"
     assert "expected failure did not happen" in r.stdout
 
 
@@ -223,9 +223,9 @@ def test_bad_usage(args, msg):
 
 
 def test_bad_metadata_is_refused(tmp_path):
-    corpus = copy_corpus(tmp_path, ["list_sort_len", "dict_iter_exhausted"])
+    corpus = copy_corpus(tmp_path, ["list_sort_len", "odict_copy_clear"])
     set_fields(corpus, "list_sort_len", expected="exploded")
-    set_fields(corpus, "dict_iter_exhausted", target="fuzz_nothing")
+    set_fields(corpus, "odict_copy_clear", target="fuzz_nothing")
     r = regress("--corpus", str(corpus), timeout=60)
     assert r.returncode == 2
     assert "bad regression metadata" in r.stderr
