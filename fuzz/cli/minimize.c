@@ -647,7 +647,7 @@ cmd_reseed(int argc, char **argv)
         next = (uint64_t)failed + 1;
     }
     /* 2. seeds of random and pct:3, a process each */
-    static const char *const kinds[] = {"random", "pct:3"};
+    static const char *const kinds[] = {"random seed", "pct:3 seed"};
     for (uint64_t i = 0; i < tries && rc == 1; i++) {
         for (int kind = 0; kind < 2 && rc == 1; kind++) {
             p->schedule.strategy = kind ? PROG_SCHED_PCT : PROG_SCHED_RANDOM;
