@@ -577,6 +577,30 @@ prog_mut_schedule_seed(prog_rng *r, prog_program *p)
     return 1;
 }
 
+/* pct@mark's k: how far after the first operation its change points may
+ * fall; only meaningful for that strategy. */
+static int
+prog_mut_schedule_k(prog_rng *r, prog_program *p)
+{
+    prog_schedule *s = &p->schedule;
+    if (s->strategy != PROG_SCHED_PCT_OPS)
+        return 0;
+    uint32_t k = s->k ? s->k : PROG_PCT_DEFAULT_K;
+    switch (prog_below(r, 3)) {
+    case 0:
+        k = k / 2 ? k / 2 : 1;
+        break;
+    case 1:
+        k = k < (1u << 20) ? k * 2 : k;
+        break;
+    default:
+        k = 1 + prog_below(r, 4 * PROG_PCT_DEFAULT_K);
+        break;
+    }
+    s->k = k;
+    return 1;
+}
+
 /* Byte mutations of the schedule; growth is bounded so that one call does
  * not fill the buffer with junk. */
 static int
@@ -675,6 +699,7 @@ static const struct prog_mutation {
     {prog_mut_schedule_strategy, 1},
     {prog_mut_schedule_depth, 1},
     {prog_mut_schedule_seed, 2},
+    {prog_mut_schedule_k, 1},
     {prog_mut_schedule_bytes, 4},
     {prog_mut_schedule_pair_insert, 3},
     {prog_mut_schedule_pair_delete, 2},
@@ -737,7 +762,8 @@ prog_shrink(prog_rng *r, prog_program *p)
         s->nbytes /= 2;
         return 1;
     }
-    if (s->strategy != PROG_SCHED_BYTES || s->depth != 1 || s->seed) {
+    if (s->strategy != PROG_SCHED_BYTES || s->depth != 1 || s->seed
+        || s->k) {
         prog_init(p);
         return 1;
     }

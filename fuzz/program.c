@@ -61,6 +61,7 @@ prog_decode_schedule(const Ftfuzz__Schedule *m, prog_schedule *s)
     s->depth = m->depth < 1 ? 1
                : m->depth > PROG_MAX_DEPTH ? PROG_MAX_DEPTH : m->depth;
     s->seed = m->seed;
+    s->k = m->k;
     s->nbytes = prog_min(m->bytes.len, PROG_MAX_SCHEDULE);
     if (s->nbytes)
         memcpy(s->bytes, m->bytes.data, s->nbytes);
@@ -161,11 +162,12 @@ prog_encode(const prog_program *p, uint8_t *out, size_t max)
     PROG_SET(schedule, strategy, s->strategy, PROG_SCHED_BYTES);
     PROG_SET(schedule, depth, s->depth, 1u);
     PROG_SET(schedule, seed, s->seed, 0);
+    PROG_SET(schedule, k, s->k, 0u);
     schedule.bytes.len = prog_min(s->nbytes, PROG_MAX_SCHEDULE);
     schedule.bytes.data = (uint8_t *)s->bytes;
     schedule.has_bytes = schedule.bytes.len != 0;
     if (schedule.has_strategy || schedule.has_depth || schedule.has_seed
-        || schedule.has_bytes)
+        || schedule.has_k || schedule.has_bytes)
         m.schedule = &schedule;
 
     if (ftfuzz__program__get_packed_size(&m) > max)
@@ -216,7 +218,7 @@ prog_equal(const prog_program *a, const prog_program *b)
     }
     const prog_schedule *s = &a->schedule, *r = &b->schedule;
     return s->strategy == r->strategy && s->depth == r->depth
-           && s->seed == r->seed && s->nbytes == r->nbytes
+           && s->seed == r->seed && s->k == r->k && s->nbytes == r->nbytes
            && s->nbytes <= PROG_MAX_SCHEDULE
            && memcmp(s->bytes, r->bytes, s->nbytes) == 0;
 }

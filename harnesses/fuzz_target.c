@@ -4,6 +4,7 @@
  * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
  */
 #include <elf.h>
+#include <errno.h>
 #include <execinfo.h>
 #include <link.h>
 #include <fcntl.h>
@@ -52,8 +53,45 @@ struct shared_result {
 };
 
 static struct shared_result *shared;
+
+/*
+ * Interleaving coverage (docs/harness.md): libFuzzer reads this section
+ * as extra features and clears it before each input.  Each execution
+ * folds its switches into it (ftfuzz_sched_interleaving), so a schedule
+ * that reaches known code in a new order still counts as new.
+ * FTFUZZ_INTERLEAVING: sites (default), chains (sites and consecutive
+ * pairs of them) or off.
+ */
+#define IL_COUNTERS (1 << 16)
+__asm__(".section __libfuzzer_extra_counters,\"aw\",@nobits\n"
+        ".balign 64\n"
+        "ftfuzz_il_counters:\n"
+        ".zero 65536\n"
+        ".previous\n");
+extern uint8_t ftfuzz_il_counters[IL_COUNTERS];
+#define il_counters ftfuzz_il_counters
+static unsigned il_features = FTFUZZ_IL_SITES;
+
+static void
+harness_interleaving_init(void)
+{
+    const char *v = getenv("FTFUZZ_INTERLEAVING");
+    if (!v || !*v || strcmp(v, "sites") == 0)
+        il_features = FTFUZZ_IL_SITES;
+    else if (strcmp(v, "chains") == 0)
+        il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+        il_features = 0;
+    else {
+        fprintf(stderr, "ftfuzz: FTFUZZ_INTERLEAVING=%s: expected sites, "
+                        "chains or off\n", v);
+        exit(2);
+    }
+}
 static int harness_dso_counters(struct dl_phdr_info *info, size_t size,
                                 void *data);
+static void harness_add_region(uint8_t *start, size_t size);
+static int harness_explore(const char *out);
 static const char *stats_path;     /* FTFUZZ_STATS */
 static void stats_flush(void);
 
@@ -67,11 +105,20 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         stats_path = stats;
         atexit(stats_flush);
     }
+    harness_interleaving_init();
     harness_init((*argv)[0], FTFUZZ_FAMILY);
     dl_iterate_phdr(harness_dso_counters, NULL);
+    /* forked executions hand the interleaving features back like the
+     * rest of the coverage */
+    harness_add_region(il_counters, IL_COUNTERS);
     /* FTFUZZ_WRITE_SEEDS=DIR [FTFUZZ_SEED_SWEEP=N]: write seeds for the
      * spec's types and stop (ftfuzz fuzz does this for fuzz_ext and
      * fuzz_spec) */
+    const char *explore = getenv("FTFUZZ_EXPLORE");
+    if (explore && *explore) {
+        fflush(stdout);
+        exit(harness_explore(explore));
+    }
     const char *seeds = getenv("FTFUZZ_WRITE_SEEDS");
     if (seeds && *seeds) {
         const char *sweep = getenv("FTFUZZ_SEED_SWEEP");
@@ -185,18 +232,28 @@ harness_restore_libfuzzer_abort(void)
 static struct { uint8_t *start; size_t size; } regions[MAX_COUNTER_REGIONS];
 static size_t nregions, ncounters;
 
+static void
+harness_add_region(uint8_t *start, size_t size)
+{
+    for (size_t r = 0; r < nregions; r++)
+        if (regions[r].start == start)
+            return;
+    if (nregions < MAX_COUNTER_REGIONS && size) {
+        regions[nregions].start = start;
+        regions[nregions].size = size;
+        ncounters += size;
+        nregions++;
+    }
+}
+
 void __real___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop);
 void __wrap___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop);
 
 void
 __wrap___sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop)
 {
-    if (nregions < MAX_COUNTER_REGIONS && stop > start) {
-        regions[nregions].start = start;
-        regions[nregions].size = (size_t)(stop - start);
-        ncounters += regions[nregions].size;
-        nregions++;
-    }
+    if (stop > start)
+        harness_add_region(start, (size_t)(stop - start));
     __real___sanitizer_cov_8bit_counters_init(start, stop);
 }
 
@@ -243,16 +300,8 @@ harness_dso_counters(struct dl_phdr_info *info, size_t size, void *data)
             || strcmp(names + sh[i].sh_name, "__sancov_cntrs")
             || sh[i].sh_size == 0)
             continue;
-        uint8_t *start = (uint8_t *)(info->dlpi_addr + sh[i].sh_addr);
-        int known = 0;
-        for (size_t r = 0; r < nregions; r++)
-            known |= regions[r].start == start;
-        if (!known && nregions < MAX_COUNTER_REGIONS) {
-            regions[nregions].start = start;
-            regions[nregions].size = sh[i].sh_size;
-            ncounters += sh[i].sh_size;
-            nregions++;
-        }
+        harness_add_region((uint8_t *)(info->dlpi_addr + sh[i].sh_addr),
+                           sh[i].sh_size);
     }
 done:
     free(names);
@@ -342,8 +391,10 @@ stats_finding(const char *kind)
                kind);
 }
 
+/* Runs p in a child forked from this initialised process; *died is the
+ * child's wait status when it did not exit with 0. */
 static ftfuzz_sched_result
-harness_run_forked(const prog_program *p)
+harness_fork_execution(const prog_program *p, int *died)
 {
     if (shared == NULL) {
         shared = mmap(NULL, sizeof *shared + ncounters,
@@ -366,6 +417,7 @@ harness_run_forked(const prog_program *p)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         in_run = 1;
         shared->result = harness_run(p, FTFUZZ_FAMILY, 0);
+        ftfuzz_sched_interleaving(il_counters, IL_COUNTERS, il_features);
         harness_copy_counters(shared->counters, 1);
         fflush(stdout);
         fflush(stderr);
@@ -374,7 +426,9 @@ harness_run_forked(const prog_program *p)
     int status;
     while (waitpid(pid, &status, 0) < 0)
         ;
+    *died = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        *died = status ? status : 1;
         if (WIFSIGNALED(status))
             fprintf(stderr, "==ftfuzz== the execution died of signal %d "
                             "(%s); its report is above\n",
@@ -385,12 +439,163 @@ harness_run_forked(const prog_program *p)
                     WEXITSTATUS(status));
         stats_finding(shared->finding[0] ? shared->finding
                       : WIFSIGNALED(status) ? "signal" : "exit");
+        return shared->result;
+    }
+    harness_copy_counters(shared->counters, 0);
+    return shared->result;
+}
+
+static ftfuzz_sched_result
+harness_run_forked(const prog_program *p)
+{
+    int died;
+    ftfuzz_sched_result r = harness_fork_execution(p, &died);
+    if (died) {
         /* libFuzzer's handler saves the input as a crash. */
         harness_restore_libfuzzer_abort();
         abort();
     }
-    harness_copy_counters(shared->counters, 0);
-    return shared->result;
+    return r;
+}
+
+/*
+ * Scenario mode (ftfuzz explore test.py, docs/explore.md): the spec's
+ * first type is the scenario, one object of it is shared, and thread i
+ * runs its operation i.  Iteration i runs that program under the strategy
+ * with seed SEED + i, each in a forked child, until one fails; its input
+ * goes to the file FTFUZZ_EXPLORE names, so `ftfuzz replay` replays it.
+ * Exit status: 0 no failure, 1 a failing schedule saved, 2 bad settings.
+ */
+static unsigned long long
+explore_env(const char *name, unsigned long long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || *v == '-') {
+        fprintf(stderr, "ftfuzz explore: %s=%s is not a number\n", name, v);
+        exit(2);
+    }
+    return n;
+}
+
+static int
+harness_explore(const char *out)
+{
+    const char *strategy = getenv("FTFUZZ_EXPLORE_STRATEGY");
+    unsigned long long iterations =
+        explore_env("FTFUZZ_EXPLORE_ITERATIONS", 1000);
+    unsigned long long seed = explore_env("FTFUZZ_EXPLORE_SEED", 0);
+    int quiet = explore_env("FTFUZZ_EXPLORE_QUIET", 0) != 0;
+    if (!strategy || !*strategy)
+        strategy = "pct:3";
+    unsigned depth = 0;
+    unsigned long long k = 0;
+    int random = 0;
+    char extra;
+    if (!strcmp(strategy, "random")) {
+        random = 1;
+    } else if (sscanf(strategy, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
+               || sscanf(strategy, "pct:%u%c", &depth, &extra) == 1) {
+        if (depth < 1 || depth > PROG_MAX_DEPTH
+            || (strstr(strategy, ":k=") && (k < 1 || k > UINT32_MAX))) {
+            fprintf(stderr, "ftfuzz explore: strategy %s: depth must be 1.."
+                            "%d and k at least 1\n", strategy,
+                    PROG_MAX_DEPTH);
+            return 2;
+        }
+    } else {
+        fprintf(stderr, "ftfuzz explore: unknown strategy %s for a "
+                        "scenario (pct:D[:k=K] or random)\n", strategy);
+        return 2;
+    }
+    int nthreads = spec_op_count(PROG_KIND_COUNT);
+    prog_program *p = malloc(sizeof *p);
+    prog_init(p);
+    p->nobjects = 1;
+    p->objects[0].kind = PROG_KIND_COUNT;
+    p->nthreads = (uint32_t)nthreads;
+    for (int t = 0; t < nthreads; t++) {
+        p->threads[t].nops = 1;
+        p->threads[t].ops[0].code = (uint32_t)t;
+    }
+    harness_chain_handlers();
+    int died = 0;
+    if (!random && k == 0) {
+        /* pct's k: the points from the first operation to the end, from
+         * one run without preemptions */
+        p->schedule.strategy = PROG_SCHED_BYTES_OPS;
+        ftfuzz_sched_result r = harness_fork_execution(p, &died);
+        if (!died) {
+            k = r.steps > r.mark_step ? r.steps - r.mark_step : 1;
+            if (k > UINT32_MAX)
+                k = UINT32_MAX;
+        }
+    }
+    char describe[96];
+    if (died)
+        snprintf(describe, sizeof describe, "no preemption");
+    else if (random)
+        snprintf(describe, sizeof describe, "random");
+    else
+        snprintf(describe, sizeof describe, "pct:%u:k=%llu", depth, k);
+    if (!died && !quiet && !random)
+        printf("explore: %d threads; a run takes %llu scheduling points "
+               "from the first operation; strategy %s\n", nthreads, k,
+               describe);
+    fflush(stdout);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double last = 0;
+    unsigned long long i = 0;
+    for (; !died && i < iterations; i++) {
+        p->schedule.strategy = random ? PROG_SCHED_RANDOM
+                                      : PROG_SCHED_PCT_OPS;
+        p->schedule.depth = random ? 1 : depth;
+        p->schedule.k = (uint32_t)k;
+        p->schedule.seed = seed + i;
+        harness_fork_execution(p, &died);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double t = (double)(now.tv_sec - t0.tv_sec)
+                   + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (!died && !quiet && (t - last >= 2.0 || i + 1 == iterations)) {
+            printf("explore: %llu/%llu schedules, no failure (%.0f runs/s)\n",
+                   i + 1, iterations, (double)(i + 1) / (t > 0 ? t : 1e-9));
+            fflush(stdout);
+            last = t;
+        }
+    }
+    if (!died) {
+        printf("explore: no failing schedule in %llu iterations (strategy "
+               "%s, seeds %llu..%llu)\n", iterations, describe, seed,
+               seed + iterations - 1);
+        free(p);
+        return 0;
+    }
+    uint8_t buf[1 << 16];
+    size_t n = prog_encode(p, buf, sizeof buf);
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "ftfuzz explore: cannot write %s: %s\n", out,
+                strerror(errno));
+        free(p);
+        return 2;
+    }
+    const char *what = shared && shared->finding[0] ? shared->finding
+                       : WIFSIGNALED(died) ? strsignal(WTERMSIG(died))
+                                           : "exit";
+    if (p->schedule.strategy == PROG_SCHED_BYTES_OPS)
+        printf("explore: FAILING without any preemption (the first run, "
+               "which measures k): %s\n", what);
+    else
+        printf("explore: FAILING schedule after %llu of %llu iterations: %s "
+               "(strategy %s, seed %llu)\n", i, iterations, what, describe,
+               (unsigned long long)p->schedule.seed);
+    free(p);
+    return 1;
 }
 
 int
@@ -409,6 +614,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         in_run = 1;
         r = harness_run(p, FTFUZZ_FAMILY, 1);
+        if (p->nthreads)
+            ftfuzz_sched_interleaving(il_counters, IL_COUNTERS,
+                                      il_features);
         in_run = 0;
     }
     stats_execution(&r);
@@ -419,6 +627,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (unsigned long long)r.trace_hash,
                 (unsigned long long)r.steps,
                 (unsigned long long)r.switches);
+    const char *features = getenv("FTFUZZ_PRINT_FEATURES");
+    if (features && *features) {
+        /* this execution's interleaving features, as libFuzzer reads them */
+        fprintf(stderr, "==ftfuzz== interleaving features:");
+        for (size_t i = 0; i < IL_COUNTERS; i++)
+            if (il_counters[i])
+                fprintf(stderr, " %zu:%u", i, il_counters[i]);
+        fputc('\n', stderr);
+    }
     free(p);
     return 0;
 }

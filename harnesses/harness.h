@@ -104,6 +104,7 @@ void spec_load_file(const char *path);
 /* Types loaded: kinds PROG_KIND_COUNT .. PROG_KIND_COUNT + count - 1. */
 int spec_count(void);
 const char *spec_type_name(int kind);
+int spec_op_count(int kind);
 
 /* Python that recreates the spec's imports and prelude (for repro.py). */
 const char *spec_preamble(void);
@@ -112,6 +113,12 @@ const char *spec_preamble(void);
 PyObject *spec_exec(const prog_op *op, PyObject *const *objs, int kind,
                     uint32_t nobjs);
 int spec_is_atomic(const prog_op *op, int kind);
+/* An op raised (its exception is set): a finding, which aborts, when the
+ * spec says it must not. */
+void spec_raised(const prog_op *op, int kind, uint32_t nobjs);
+/* Runs the checks of the spec types among objs after an execution; a
+ * failing one is a finding, which aborts. */
+void spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs);
 PyObject *spec_make_object(int kind, uint32_t size, PyObject *source,
                            int *over_source);
 void spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,

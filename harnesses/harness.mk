@@ -23,11 +23,14 @@ $(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
 
-# spec.c builds the spec loader and the stdlib spec into the binary.
+# spec.c builds the spec and scenario loaders and the stdlib spec into the
+# binary.
 $(BUILD)/harnesses/spec.o: HARNESS_CFLAGS += \
     -DFTFUZZ_SPEC_LOADER='"$(ROOT)/harnesses/spec_loader.py"' \
-    -DFTFUZZ_STDLIB_SPEC='"$(ROOT)/harnesses/specs/stdlib.toml"'
-$(BUILD)/harnesses/spec.o: harnesses/spec_loader.py harnesses/specs/stdlib.toml
+    -DFTFUZZ_STDLIB_SPEC='"$(ROOT)/harnesses/specs/stdlib.toml"' \
+    -DFTFUZZ_SCENARIO_LOADER='"$(ROOT)/harnesses/scenario_loader.py"'
+$(BUILD)/harnesses/spec.o: harnesses/spec_loader.py harnesses/specs/stdlib.toml \
+    harnesses/scenario_loader.py
 
 $(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_GLUE_OBJ) $(SCHED_LIB) $(WRAP_FLAGS_FILE)
 	@mkdir -p $(@D)

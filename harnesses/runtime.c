@@ -22,6 +22,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -269,6 +270,33 @@ harness_object_kind(int family, uint32_t kind)
     return allowed[kind % n];
 }
 
+/*
+ * pct@mark's start barrier.  The runner starts the threads one after the
+ * other, and under PCT the first one started often runs its whole body
+ * before the next one exists: no change point could interleave them.  So
+ * for that strategy every body first waits until all have started (a
+ * pthread mutex and condition, which the scheduler models).  The other
+ * strategies keep the start as it was, which stored inputs rely on.
+ */
+static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t barrier_all_in = PTHREAD_COND_INITIALIZER;
+static uint32_t barrier_expected, barrier_arrived;
+
+static void
+harness_start_barrier(void)
+{
+    if (barrier_expected == 0)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&barrier_lock);
+    if (++barrier_arrived == barrier_expected)
+        pthread_cond_broadcast(&barrier_all_in);
+    while (barrier_arrived < barrier_expected)
+        pthread_cond_wait(&barrier_all_in, &barrier_lock);
+    pthread_mutex_unlock(&barrier_lock);
+    Py_END_ALLOW_THREADS
+}
+
 /* One thread body: its operations in order. */
 static PyObject *
 thread_body(PyObject *self, PyObject *unused)
@@ -277,6 +305,7 @@ thread_body(PyObject *self, PyObject *unused)
     long idx = PyLong_AsLong(self);
     const prog_thread *t = &current->threads[idx];
     report_thread_start((unsigned)idx);
+    harness_start_barrier();
     /* the set-up of threads is over: PROG_SCHED_BYTES_OPS counts from
      * here (only the first thread's call counts) */
     if (t->nops)
@@ -285,6 +314,11 @@ thread_body(PyObject *self, PyObject *unused)
         report_op_begin((unsigned)idx, i);
         PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
                                current->nobjects);
+        if (r == NULL) {
+            int k = kinds[t->ops[i].target % current->nobjects];
+            if (k >= PROG_KIND_COUNT)
+                spec_raised(&t->ops[i], k, current->nobjects);
+        }
         report_op_end(r == NULL);
         /* The exception, if any, is the op's result. */
         if (lin_recording()) {
@@ -310,6 +344,9 @@ harness_strategy(const prog_schedule *s)
         return ftfuzz_strategy_pct(s->depth, 0, s->seed);
     case PROG_SCHED_RANDOM:
         return ftfuzz_strategy_random(0.002, s->seed);
+    case PROG_SCHED_PCT_OPS:
+        return ftfuzz_strategy_pct_from_mark(
+            s->depth, s->k ? s->k : PROG_PCT_DEFAULT_K, s->seed);
     case PROG_SCHED_BYTES_OPS:
         return ftfuzz_strategy_bytes_from_mark(s->bytes, s->nbytes);
     }
@@ -356,6 +393,11 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     }
 
     current = p;
+    barrier_arrived = 0;
+    barrier_expected = p->schedule.strategy == PROG_SCHED_PCT_OPS
+                           && strategy != NULL
+                           && strcmp(strategy->name, "pct") == 0
+                       ? p->nthreads : 0;
     harness_make_objects(p, family, objects, kinds, sources);
     if (check)
         lin_begin(p, kinds);
@@ -387,8 +429,10 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     PyThreadState *ts = PyEval_SaveThread();
     res = ftfuzz_sched_end();
     PyEval_RestoreThread(ts);
-    if (check)
+    if (check) {
         lin_check(p, family, objects, kinds);
+        spec_check(objects, kinds, p->nobjects);
+    }
 
     Py_DECREF(bodies);
     for (uint32_t i = 0; i < p->nobjects; i++)

@@ -20,6 +20,9 @@
 #ifndef FTFUZZ_SPEC_LOADER
 #error "compile with -DFTFUZZ_SPEC_LOADER='\"harnesses/spec_loader.py\"'"
 #endif
+#ifndef FTFUZZ_SCENARIO_LOADER
+#error "compile with -DFTFUZZ_SCENARIO_LOADER='\"harnesses/scenario_loader.py\"'"
+#endif
 #ifndef FTFUZZ_STDLIB_SPEC
 #error "compile with -DFTFUZZ_STDLIB_SPEC='\"harnesses/specs/stdlib.toml\"'"
 #endif
@@ -35,8 +38,10 @@
             ".popsection\n")
 SPEC_EMBED(ftfuzz_spec_loader, FTFUZZ_SPEC_LOADER);
 SPEC_EMBED(ftfuzz_stdlib_spec, FTFUZZ_STDLIB_SPEC);
+SPEC_EMBED(ftfuzz_scenario_loader, FTFUZZ_SCENARIO_LOADER);
 extern const char ftfuzz_spec_loader[];
 extern const char ftfuzz_stdlib_spec[];
+extern const char ftfuzz_scenario_loader[];
 
 #define SPEC_MAX_TYPES (PROG_KIND_LIMIT - PROG_KIND_COUNT)
 #define SPEC_MAX_OPS 32
@@ -63,6 +68,7 @@ struct spec_op {
     int nargs;
     int arg[SPEC_MAX_ARGS];
     int atomic;
+    int may_raise;      /* 0: an exception from it is a finding */
     char text[SPEC_TEXT];
 };
 
@@ -70,6 +76,7 @@ struct spec_type {
     char name[48];
     PyObject *new_fn;   /* lambda n, src: ... */
     PyObject *state_fn; /* lambda o: ..., or NULL */
+    PyObject *check_fn; /* lambda o: ..., run after each execution, or NULL */
     char new_text[SPEC_TEXT];
     int nops;
     struct spec_op ops[SPEC_MAX_OPS];
@@ -140,6 +147,9 @@ spec_take(PyObject *result, const char *origin)
                   origin);
         PyObject *state = PyTuple_GET_ITEM(t, 3);
         st->state_fn = state == Py_None ? NULL : Py_NewRef(state);
+        PyObject *check = PyTuple_GET_SIZE(t) > 5 ? PyTuple_GET_ITEM(t, 5)
+                                                  : Py_None;
+        st->check_fn = check == Py_None ? NULL : Py_NewRef(check);
         PyObject *ops = PyTuple_GET_ITEM(t, 4);
         st->nops = (int)PyList_GET_SIZE(ops);
         for (int k = 0; k < st->nops; k++) {
@@ -156,6 +166,8 @@ spec_take(PyObject *result, const char *origin)
             so->atomic = PyObject_IsTrue(PyTuple_GET_ITEM(o, 3));
             copy_text(so->text, sizeof so->text, PyTuple_GET_ITEM(o, 4),
                       origin);
+            so->may_raise = PyTuple_GET_SIZE(o) <= 5
+                            || PyObject_IsTrue(PyTuple_GET_ITEM(o, 5));
         }
     }
 }
@@ -166,17 +178,25 @@ spec_take(PyObject *result, const char *origin)
  * the spec: a target cannot run without it.
  */
 static void
-spec_load_text(const char *text, const char *origin, const char *base_dir)
+spec_load_text(const char *text, const char *origin, const char *base_dir,
+               int scenario)
 {
-    PyObject *code = Py_CompileString(ftfuzz_spec_loader,
-                                      "<ftfuzz spec_loader.py>",
-                                      Py_file_input);
-    PyObject *mod = code ? PyImport_ExecCodeModule("_ftfuzz_spec_loader",
-                                                   code)
-                         : NULL;
+    PyObject *code =
+        scenario ? Py_CompileString(ftfuzz_scenario_loader,
+                                    "<ftfuzz scenario_loader.py>",
+                                    Py_file_input)
+                 : Py_CompileString(ftfuzz_spec_loader,
+                                    "<ftfuzz spec_loader.py>", Py_file_input);
+    PyObject *mod =
+        code ? PyImport_ExecCodeModule(scenario ? "_ftfuzz_scenario_loader"
+                                                : "_ftfuzz_spec_loader",
+                                       code)
+             : NULL;
     Py_XDECREF(code);
-    PyObject *r = mod ? PyObject_CallMethod(mod, "load", "sss", text, origin,
-                                            base_dir)
+    PyObject *r = mod ? PyObject_CallMethod(mod,
+                                            scenario ? "load_scenario"
+                                                     : "load",
+                                            "sss", text, origin, base_dir)
                       : NULL;
     Py_XDECREF(mod);
     if (r == NULL)
@@ -188,7 +208,7 @@ spec_load_text(const char *text, const char *origin, const char *base_dir)
 void
 spec_load_stdlib(void)
 {
-    spec_load_text(ftfuzz_stdlib_spec, "<built-in stdlib.toml>", ".");
+    spec_load_text(ftfuzz_stdlib_spec, "<built-in stdlib.toml>", ".", 0);
 }
 
 void
@@ -230,7 +250,10 @@ spec_load_file(const char *path)
         *slash = '\0';
     else
         snprintf(dir, sizeof dir, ".");
-    spec_load_text(text, path, dir);
+    /* a .py file is a scenario (ftfuzz explore), a spec of one type */
+    size_t plen = strlen(path);
+    int scenario = plen > 3 && !strcmp(path + plen - 3, ".py");
+    spec_load_text(text, path, dir, scenario);
     free(text);
 }
 
@@ -240,6 +263,12 @@ static const struct spec_type *
 spec_type(int kind)
 {
     return &types[(kind - PROG_KIND_COUNT) % (ntypes ? ntypes : 1)];
+}
+
+int
+spec_op_count(int kind)
+{
+    return spec_type(kind)->nops;
 }
 
 const char *
@@ -335,6 +364,58 @@ spec_exec(const prog_op *op, PyObject *const *objs, int kind,
     for (int i = 0; i < nargs; i++)
         Py_XDECREF(stack[2 + i]);
     return r;
+}
+
+/* A finding of the spec's own oracles: the report's heading, then the
+ * Python exception, then a crash (libFuzzer's, or the replay's verdict). */
+static void
+spec_finding(const char *verdict, const char *heading, const char *what)
+{
+    fprintf(stderr, "==ftfuzz== FINDING: %s\n  in %s\n", heading, what);
+    if (PyErr_Occurred()) {
+        PyErr_Print();
+    }
+    PyObject *err = PySys_GetObject("stderr");
+    if (err) {
+        PyObject *r = PyObject_CallMethod(err, "flush", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    harness_finding = verdict;
+    abort();
+}
+
+void
+spec_raised(const prog_op *op, int kind, uint32_t nobjs)
+{
+    if (spec_op(op, kind)->may_raise)
+        return;
+    char text[SPEC_TEXT + 64];
+    spec_describe(op, kind, nobjs, text, sizeof text);
+    spec_finding("exception", "exception in an operation that must not "
+                 "raise", text);
+}
+
+void
+spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs)
+{
+    for (uint32_t i = 0; i < nobjs; i++) {
+        if (kinds[i] < PROG_KIND_COUNT)
+            continue;
+        const struct spec_type *t = spec_type(kinds[i]);
+        if (!t->check_fn)
+            continue;
+        PyObject *r = PyObject_CallOneArg(t->check_fn, objs[i]);
+        int ok = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (ok == 1 || (ok == 0 && r == Py_None))
+            continue;
+        char what[96];
+        snprintf(what, sizeof what, "the check of o%u (type %s)", i,
+                 t->name);
+        spec_finding("check", ok == 0 ? "check failed: it returned a false "
+                     "value" : "check failed: it raised", what);
+    }
 }
 
 int

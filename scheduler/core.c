@@ -347,6 +347,7 @@ ftfuzz_sched_mark(void)
     if (!sched.active || sched_self == NULL || sched.marked)
         return;
     sched.marked = 1;
+    sched.mark_step = ftfuzz_sched_step;
     if (sched.strategy->marked) {
         sched.strategy_next =
             sched.strategy->marked(sched.strategy, ftfuzz_sched_step);
@@ -537,6 +538,7 @@ ftfuzz_sched_snapshot(void)
         .steps = ftfuzz_sched_step,
         .switches = sched.switches,
         .trace_hash = sched_trace_final_hash(),
+        .mark_step = sched.marked ? sched.mark_step : 0,
     };
     return r;
 }

@@ -106,6 +106,7 @@ struct sched_session {
     uint64_t quantum;
     uint64_t strategy_next;    /* step the strategy last asked to be back */
     int marked;                /* ftfuzz_sched_mark was called */
+    uint64_t mark_step;        /* ... at this step */
     uint64_t run_start;        /* step at which `current` got the turn */
     uint64_t vtime_jump;       /* virtual ns added by timeouts and clocks */
     uint64_t block_seq;

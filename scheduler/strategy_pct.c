@@ -30,7 +30,19 @@ struct pct_strategy {
     uint64_t change[PCT_MAX_DEPTH];
     unsigned nchange, next_change;
     int64_t lowest;   /* the yield priority, ever lower */
+    /* change[] counts from here: 0, or for pct@mark the step of the
+     * session's mark (SCHED_NO_DEADLINE until it is reached) */
+    uint64_t origin;
+    int from_mark;
 };
+
+static uint64_t
+pct_next_change(const struct pct_strategy *p)
+{
+    if (p->next_change >= p->nchange || p->origin == SCHED_NO_DEADLINE)
+        return SCHED_NO_DEADLINE;
+    return p->origin + p->change[p->next_change];
+}
 
 static void
 pct_thread_started(ftfuzz_strategy *s, unsigned id)
@@ -53,13 +65,11 @@ static unsigned
 pct_choose(ftfuzz_strategy *s, const ftfuzz_decision *d, uint64_t *next)
 {
     struct pct_strategy *p = (struct pct_strategy *)s;
-    while (p->next_change < p->nchange
-           && d->step >= p->change[p->next_change]) {
+    while (pct_next_change(p) <= d->step) {
         p->prio[d->current] = (int64_t)(p->nchange - p->next_change);
         p->next_change++;
     }
-    *next = p->next_change < p->nchange ? p->change[p->next_change]
-                                        : SCHED_NO_DEADLINE;
+    *next = pct_next_change(p);
     if (d->nrunnable == 0)
         return 0;   /* only timed waiters: the earliest times out */
     unsigned best = 0;
@@ -73,7 +83,8 @@ static void
 pct_describe(ftfuzz_strategy *s, char *buf, size_t size)
 {
     struct pct_strategy *p = (struct pct_strategy *)s;
-    snprintf(buf, size, "pct:%u:k=%llu seed=%llu", p->depth,
+    snprintf(buf, size, "%s:%u:k=%llu seed=%llu",
+             p->from_mark ? "pct@mark" : "pct", p->depth,
              (unsigned long long)p->k, (unsigned long long)p->seed);
 }
 
@@ -88,6 +99,14 @@ cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+static uint64_t
+pct_marked(ftfuzz_strategy *s, uint64_t step)
+{
+    struct pct_strategy *p = (struct pct_strategy *)s;
+    p->origin = step;
+    return pct_next_change(p);
 }
 
 FTFUZZ_EXPORT ftfuzz_strategy *
@@ -114,5 +133,19 @@ ftfuzz_strategy_pct(unsigned depth, uint64_t k, uint64_t seed)
     for (unsigned i = 0; i < p->nchange; i++)
         p->change[i] = 1 + sched_rng_next(&p->rng) % p->k;
     qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
+    return &p->base;
+}
+
+/* The change points count from the session's mark (a harness's first
+ * operation): the thousands of points of setting threads up never take
+ * one, so a small k covers the operations themselves. */
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct_from_mark(unsigned depth, uint64_t k, uint64_t seed)
+{
+    struct pct_strategy *p =
+        (struct pct_strategy *)ftfuzz_strategy_pct(depth, k, seed);
+    p->from_mark = 1;
+    p->origin = SCHED_NO_DEADLINE;
+    p->base.marked = pct_marked;
     return &p->base;
 }

@@ -137,3 +137,40 @@ ftfuzz_sched_write_trace(const char *path)
     }
     return rename(tmp, path);
 }
+
+static void
+il_bump(uint8_t *counters, size_t n, uint64_t h)
+{
+    uint8_t *c = &counters[mix64(h) % n];
+    if (*c != UINT8_MAX)
+        (*c)++;
+}
+
+FTFUZZ_EXPORT void
+ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
+{
+    if (!counters || n == 0 || !features)
+        return;
+    /* where each thread stopped last; a thread that never ran resumes at
+     * its start, the same token for all */
+    uintptr_t stopped[FTFUZZ_SCHED_MAX_THREADS] = {0};
+    uint64_t from = sched.marked ? sched.mark_step : 0;
+    uint64_t prev = 0;
+    for (size_t i = 0; i < trace_len; i++) {
+        const struct sched_switch *sw = &trace[i];
+        uintptr_t site = (uintptr_t)sw->site;
+        uintptr_t resumed = sw->to < FTFUZZ_SCHED_MAX_THREADS
+                                ? stopped[sw->to] : 0;
+        if (sw->from < FTFUZZ_SCHED_MAX_THREADS)
+            stopped[sw->from] = site;
+        if (sw->step < from)
+            continue;
+        uint64_t pair = mix64((uint64_t)site * 0x9e3779b97f4a7c15ull
+                              ^ (uint64_t)resumed);
+        if (features & FTFUZZ_IL_SITES)
+            il_bump(counters, n, pair);
+        if ((features & FTFUZZ_IL_CHAINS) && prev)
+            il_bump(counters, n, prev * 31 + pair);
+        prev = pair;
+    }
+}

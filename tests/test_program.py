@@ -19,7 +19,7 @@ UNITS = ["unit_program", "unit_program_asan"]
 # include/ftfuzz/program.h
 MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = 8, 4, 16, 256, 16
 # kinds decode modulo PROG_KIND_LIMIT (built-in kinds and spec types)
-KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 4, 8
+KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 5, 8
 
 
 def prog(name):
@@ -96,8 +96,8 @@ def thread(*ops):
     return msg(*[(1, o) for o in ops])
 
 
-def schedule(strategy=None, depth=None, seed=None, data=None):
-    return msg((1, strategy), (2, depth), (3, seed), (4, data))
+def schedule(strategy=None, depth=None, seed=None, data=None, k=None):
+    return msg((1, strategy), (2, depth), (3, seed), (4, data), (5, k))
 
 
 def program(objects=(), threads=(), sched=None):
@@ -251,7 +251,7 @@ def test_encoding_is_canonical():
                                            data=b""))) == b"\x0a\x00"
     # clamped values are written clamped, unknown fields dropped
     assert reencode(program(objects=[shared_object(kind=65)],
-                            sched=schedule(depth=0, strategy=4))
+                            sched=schedule(depth=0, strategy=STRATEGY_COUNT))
                     + field_varint(9, 1)) == program(
                         objects=[shared_object(kind=1)])
 
@@ -261,6 +261,9 @@ def test_encoding_uses_the_documented_field_numbers():
         objects=[shared_object(kind=4, size=3, source=1), shared_object()],
         threads=[thread(op(code=9, target=1, other=1, arg=-7)), thread()],
         sched=schedule(strategy=2, depth=3, seed=99, data=b"\x01\x02"))
+    assert reencode(data) == data
+    # pct@mark's k (field 5) survives
+    data = program(sched=schedule(strategy=4, depth=3, seed=7, k=500))
     assert reencode(data) == data
 
 

@@ -47,6 +47,8 @@ int wait_program(pid_t pid, struct run_result *r);
 double now_s(void);
 int copy_file(const char *from, const char *to);
 void print_file(const char *path, FILE *to);
+/* path's contents, NUL-terminated (report.c); NULL when unreadable. */
+char *slurp(const char *path, size_t *len);
 void disable_aslr(void);
 int make_dir(const char *dir);
 int count_files(const char *dir, const char *prefix);

@@ -377,6 +377,154 @@ make_dir(const char *dir)
 
 /* --- explore ----------------------------------------------------------------- */
 
+/*
+ * ftfuzz explore test.py: a Python scenario (docs/explore.md), explored by
+ * the fuzz_spec target in its scenario mode (FTFUZZ_EXPLORE); its progress
+ * comes on stdout, its stderr goes to a log.  A failing schedule is saved
+ * as a fuzz input with a .meta naming the scenario, and replayed at once
+ * for the report, which is what `ftfuzz replay FILE` prints later.
+ * argv[0] is the scenario; flags may follow it.
+ */
+static int
+explore_scenario(const struct cmd *c, int argc, char **argv)
+{
+    int dd;
+    int more = parse_flags(c, argc, argv, &dd);
+    if (more < 0)
+        return 2;
+    if (more < argc || dd) {
+        fprintf(stderr, "ftfuzz explore: unexpected argument %s after the "
+                        "scenario %s\n", more < argc ? argv[more] : "--",
+                argv[0]);
+        return 2;
+    }
+    uint64_t iterations, seed, max_steps, watchdog;
+    if (parse_u64("explore", "--iterations", &iterations)
+        || parse_u64("explore", "--seed", &seed)
+        || parse_u64("explore", "--max-steps", &max_steps)
+        || parse_u64("explore", "--watchdog", &watchdog))
+        return 2;
+    if (iterations == 0) {
+        fprintf(stderr, "ftfuzz explore: --iterations must be at least 1\n");
+        return 2;
+    }
+    int quiet = *flag("explore", "--quiet") != 0;
+    const char *out = flag("explore", "--out");
+    const char *strategy = flag("explore", "--strategy");
+    char *scenario = realpath(argv[0], NULL);
+    if (!scenario) {
+        fprintf(stderr, "ftfuzz explore: %s: %s\n", argv[0],
+                strerror(errno));
+        return 2;
+    }
+    char target[4200];
+    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_spec", FTFUZZ_ROOT);
+    if (access(target, X_OK) != 0) {
+        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make cpython "
+                        "all' in %s\n", target, FTFUZZ_ROOT);
+        free(scenario);
+        return 2;
+    }
+    if (make_dir(out)) {
+        free(scenario);
+        return 2;
+    }
+    char stem[256];
+    const char *base = strrchr(scenario, '/');
+    snprintf(stem, sizeof stem, "%s", base ? base + 1 : scenario);
+    stem[strlen(stem) - 3] = '\0';   /* ".py" */
+    char input[4500], meta[4600], log[4600];
+    snprintf(input, sizeof input, "%s/explore-%s", out, stem);
+    snprintf(meta, sizeof meta, "%s.meta", input);
+    snprintf(log, sizeof log, "%s.log", input);
+    unlink(input);
+    unlink(meta);
+
+    char e_spec[4200], e_out[4600], e_strategy[300], e_iter[64], e_seed[64],
+        e_steps[64], e_watchdog[64];
+    snprintf(e_spec, sizeof e_spec, "FTFUZZ_SPEC=%s", scenario);
+    snprintf(e_out, sizeof e_out, "FTFUZZ_EXPLORE=%s", input);
+    snprintf(e_strategy, sizeof e_strategy, "FTFUZZ_EXPLORE_STRATEGY=%s",
+             strategy);
+    snprintf(e_iter, sizeof e_iter, "FTFUZZ_EXPLORE_ITERATIONS=%llu",
+             (unsigned long long)iterations);
+    snprintf(e_seed, sizeof e_seed, "FTFUZZ_EXPLORE_SEED=%llu",
+             (unsigned long long)seed);
+    snprintf(e_steps, sizeof e_steps, "FTFUZZ_MAX_STEPS=%llu",
+             (unsigned long long)max_steps);
+    snprintf(e_watchdog, sizeof e_watchdog, "FTFUZZ_WATCHDOG_SECONDS=%llu",
+             (unsigned long long)watchdog);
+    const char *env[] = {e_spec, e_out, e_strategy, e_iter, e_seed, e_steps,
+                         e_watchdog, quiet ? "FTFUZZ_EXPLORE_QUIET=1" : NULL,
+                         NULL};
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "ftfuzz explore: cannot write %s: %s\n", log,
+                strerror(errno));
+        free(scenario);
+        return 2;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (const char *const *e = env; *e; e++)
+            putenv((char *)*e);
+        dup2(fd, 2);
+        char *targv[] = {target, NULL};
+        execv(target, targv);
+        fprintf(stderr, "ftfuzz: cannot run %s: %s\n", target,
+                strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    struct run_result r;
+    if (pid < 0 || wait_program(pid, &r) != 0) {
+        perror("ftfuzz explore");
+        free(scenario);
+        return 2;
+    }
+    if (!r.exited || (r.status != 0 && r.status != 1)) {
+        /* a bad scenario, or the target itself failed: say why */
+        char *text = slurp(log, NULL);
+        const char *why = text ? strstr(text, "ftfuzz: bad spec: ") : NULL;
+        if (why) {
+            const char *end = strchr(why, '\n');
+            fprintf(stderr, "ftfuzz explore: bad scenario: %.*s\n",
+                    (int)(end ? end - why - 18 : (long)strlen(why + 18)),
+                    why + 18);
+        } else {
+            fprintf(stderr, "ftfuzz explore: the explorer failed (%s %d); "
+                            "its log:\n", r.exited ? "status" : "signal",
+                    r.exited ? r.status : r.signal);
+            print_file(log, stderr);
+        }
+        free(text);
+        free(scenario);
+        return 2;
+    }
+    if (r.status == 0) {
+        free(scenario);
+        return 0;
+    }
+    FILE *f = fopen(meta, "w");
+    if (!f || fprintf(f, "target: fuzz_spec\nspec: %s\n", scenario) < 0
+        || fclose(f) != 0) {
+        fprintf(stderr, "ftfuzz explore: cannot write %s\n", meta);
+        free(scenario);
+        return 2;
+    }
+    free(scenario);
+    printf("explore: saved %s; replay it with\n  ftfuzz replay %s\n",
+           input, input);
+    if (!quiet) {
+        printf("\n");
+        fflush(stdout);
+        char *rargv[] = {"replay", input, NULL};
+        replay_input(2, rargv, 1);
+    }
+    return 1;
+}
+
 int
 cmd_explore(int argc, char **argv)
 {
@@ -391,6 +539,9 @@ cmd_explore(int argc, char **argv)
         return 2;
     }
     char **prog = argv + first;
+    size_t plen = strlen(prog[0]);
+    if (!dd && plen > 3 && !strcmp(prog[0] + plen - 3, ".py"))
+        return explore_scenario(c, argc - first, prog);
     uint64_t iterations, seed, max_steps, watchdog;
     if (parse_u64("explore", "--iterations", &iterations)
         || parse_u64("explore", "--seed", &seed)

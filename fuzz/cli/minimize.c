@@ -182,6 +182,11 @@ schedule_text(const prog_program *p, char *buf, size_t n)
         snprintf(buf, n, "pct depth %u seed %llu", p->schedule.depth,
                  (unsigned long long)p->schedule.seed);
         break;
+    case PROG_SCHED_PCT_OPS:
+        snprintf(buf, n, "pct@mark depth %u k %u seed %llu",
+                 p->schedule.depth, p->schedule.k,
+                 (unsigned long long)p->schedule.seed);
+        break;
     case PROG_SCHED_RANDOM:
         snprintf(buf, n, "random seed %llu",
                  (unsigned long long)p->schedule.seed);

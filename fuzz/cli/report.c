@@ -84,7 +84,7 @@ struct report {
     unsigned op_line[PROG_MAX_THREADS][PROG_MAX_OPS];
 };
 
-static char *
+char *
 slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -125,6 +125,8 @@ classify(const char *log, struct report *r)
 {
     static const struct { const char *text, *verdict; } findings[] = {
         {"==ftfuzz== FINDING: linearizability violation", "linearizability"},
+        {"==ftfuzz== FINDING: exception", "exception"},
+        {"==ftfuzz== FINDING: check failed", "check"},
         {"==ftfuzz== FINDING: deadlock", "deadlock"},
         {"==ftfuzz== FINDING: livelock", "livelock"},
         {"==ftfuzz== FINDING: hang", "hang"},

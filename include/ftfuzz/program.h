@@ -44,6 +44,10 @@ enum prog_object_kind {
     PROG_KIND_COUNT
 };
 
+/* pct@mark's k when the input gives none: about the points two threads of
+ * a few operations take (measured in docs/program-format.md). */
+#define PROG_PCT_DEFAULT_K 2000
+
 /* SharedObject.kind decodes modulo this. */
 #define PROG_KIND_LIMIT 64
 
@@ -59,6 +63,9 @@ enum prog_strategy {
      * first operation, not from the start of its threads (thousands of
      * points): the preemptions land in the operations */
     PROG_SCHED_BYTES_OPS,
+    /* PCT with its change points counted from the program's first
+     * operation, spread over schedule.k points */
+    PROG_SCHED_PCT_OPS,
     PROG_STRATEGY_COUNT
 };
 
@@ -84,6 +91,7 @@ typedef struct prog_schedule {
     uint32_t strategy; /* enum prog_strategy */
     uint32_t depth;    /* pct: 1..8 */
     uint64_t seed;
+    uint32_t k;        /* pct@mark: 0 means PROG_PCT_DEFAULT_K */
     uint32_t nbytes;
     uint8_t bytes[PROG_MAX_SCHEDULE];
 } prog_schedule;

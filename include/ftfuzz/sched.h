@@ -124,6 +124,11 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes_from_mark(
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
                                                     uint64_t k,
                                                     uint64_t seed);
+/* The same, with the change points counted from the session's mark
+ * (ftfuzz_sched_mark): "pct@mark". */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct_from_mark(unsigned depth,
+                                                              uint64_t k,
+                                                              uint64_t seed);
 /* A random walk switching with probability p at each point. */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_random(double p,
                                                        uint64_t seed);
@@ -166,6 +171,7 @@ typedef struct ftfuzz_sched_result {
     uint64_t steps;
     uint64_t switches;
     uint64_t trace_hash;
+    uint64_t mark_step;  /* step of ftfuzz_sched_mark, 0 without one */
 } ftfuzz_sched_result;
 
 typedef struct ftfuzz_sched_config {
@@ -214,6 +220,24 @@ FTFUZZ_EXPORT int ftfuzz_sched_self(void);
 
 /* The result so far (for crash handlers). */
 FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_snapshot(void);
+
+/*
+ * Interleaving coverage: folds the switches of the last session (from its
+ * mark on, when it has one) into n 8-bit counters with saturating
+ * increments, for libFuzzer's extra counters.  Edge coverage cannot tell
+ * two schedules through the same code apart; these features can.  Each
+ * switch's pair (the call site where a thread lost the turn, the call site
+ * where the thread that got it had stopped, or its start) is one feature
+ * with FTFUZZ_IL_SITES; FTFUZZ_IL_CHAINS adds each two consecutive pairs,
+ * which tells orders apart.  Costs nothing at scheduling points: it reads
+ * the trace, once per session.
+ */
+enum ftfuzz_interleaving_features {
+    FTFUZZ_IL_SITES = 1,
+    FTFUZZ_IL_CHAINS = 2,
+};
+FTFUZZ_EXPORT void ftfuzz_sched_interleaving(uint8_t *counters, size_t n,
+                                             unsigned features);
 
 /* Writes the trace recorded so far to path; 0 on success. */
 FTFUZZ_EXPORT int ftfuzz_sched_write_trace(const char *path);

@@ -259,7 +259,8 @@ for src in "${harness_srcs[@]}"; do
     extra=()
     [[ $name == spec ]] && extra=(
         "-DFTFUZZ_SPEC_LOADER=\"$FTFUZZ/harnesses/spec_loader.py\""
-        "-DFTFUZZ_STDLIB_SPEC=\"$FTFUZZ/harnesses/specs/stdlib.toml\"")
+        "-DFTFUZZ_STDLIB_SPEC=\"$FTFUZZ/harnesses/specs/stdlib.toml\""
+        "-DFTFUZZ_SCENARIO_LOADER=\"$FTFUZZ/harnesses/scenario_loader.py\"")
     "$CC" "${harness_flags[@]}" "${extra[@]}" -c "$FTFUZZ/$src" -o "$B/harness/$name.o"
     harness_objs+=("$B/harness/$name.o")
 done

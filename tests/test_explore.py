@@ -1,0 +1,142 @@
+"""Scenario mode (#7): `ftfuzz explore test.py` on Python scenarios
+(docs/explore.md).  Budgets count schedules, never time."""
+import os
+import re
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
+SCENARIOS = os.path.join(ROOT, "harnesses", "examples", "scenarios")
+
+
+def scenario(name):
+    return os.path.join(SCENARIOS, name + ".py")
+
+
+def explore(path, out, *flags, timeout=900):
+    if not os.path.exists(FTFUZZ):
+        pytest.fail(f"{FTFUZZ} is missing: run 'make all' first")
+    return subprocess.run([FTFUZZ, "explore", str(path), "--out", str(out),
+                           *flags], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def failing(r):
+    m = re.search(r"explore: FAILING schedule after (\d+) of \d+ "
+                  r"iterations: (\S+) \(strategy (\S+), seed (\d+)\)",
+                  r.stdout)
+    assert r.returncode == 1 and m, r.stdout[-3000:] + r.stderr[-3000:]
+    return m.groups()
+
+
+def replay_brief(path, times):
+    r = subprocess.run([FTFUZZ, "replay", "--brief", "--times", str(times),
+                        str(path)], capture_output=True, text=True,
+                       timeout=900)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("verdict=")]
+    assert len(lines) == times, r.stdout + r.stderr
+    return lines
+
+
+def test_real_race_is_found_reported_and_replays_20_of_20(tmp_path):
+    """OrderedDict.copy against clear (gh-125996) on CPython 3.13.5."""
+    r = explore(scenario("odict_copy_clear"), tmp_path, "--strategy",
+                "pct:3", "--iterations", "300")
+    n, verdict, strategy, seed = failing(r)
+    assert verdict in ("SIGSEGV", "SIGABRT", "exception"), r.stdout
+    assert strategy.startswith("pct:3:k=")
+    saved = tmp_path / "explore-odict_copy_clear"
+    assert saved.exists() and (tmp_path / "explore-odict_copy_clear.meta") \
+        .read_text().startswith("target: fuzz_spec\nspec: ")
+    # the report of ftfuzz replay follows
+    assert "== program" in r.stdout and "== interleaving" in r.stdout
+    assert "thread_copy(o0)" in r.stdout and "thread_clear(o0)" in r.stdout
+    lines = replay_brief(saved, 20)
+    assert len(set(lines)) == 1, lines
+    assert not lines[0].startswith("verdict=passed"), lines[0]
+
+
+def test_same_flags_give_the_same_failing_schedule(tmp_path):
+    a = explore(scenario("odict_copy_clear"), tmp_path / "a", "--quiet",
+                "--iterations", "300", "--seed", "100")
+    b = explore(scenario("odict_copy_clear"), tmp_path / "b", "--quiet",
+                "--iterations", "300", "--seed", "100")
+    assert failing(a) == failing(b)
+    assert (tmp_path / "a" / "explore-odict_copy_clear").read_bytes() == \
+        (tmp_path / "b" / "explore-odict_copy_clear").read_bytes()
+
+
+def test_check_finds_a_lost_update(tmp_path):
+    r = explore(scenario("counter_check"), tmp_path, "--iterations", "300")
+    _, verdict, _, _ = failing(r)
+    assert verdict == "check"
+    assert "AssertionError: lost update: value 1, expected 2" in r.stdout
+    lines = replay_brief(tmp_path / "explore-counter_check", 3)
+    assert len(set(lines)) == 1 and lines[0].startswith("verdict=check")
+
+
+def test_correct_scenario_passes_every_schedule(tmp_path):
+    r = explore(scenario("dict_ok"), tmp_path, "--iterations", "200")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "explore: no failing schedule in 200 iterations" in r.stdout
+    assert not (tmp_path / "explore-dict_ok").exists()
+
+
+def test_random_strategy_explores_a_scenario(tmp_path):
+    r = explore(scenario("dict_ok"), tmp_path, "--strategy", "random",
+                "--iterations", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "strategy random, seeds 0..19" in r.stdout
+
+
+def test_an_exception_escaping_a_thread_is_a_failure(tmp_path):
+    path = tmp_path / "raises.py"
+    path.write_text("def thread_a():\n    pass\n\n"
+                    "def thread_b():\n    raise ValueError('boom')\n")
+    r = explore(path, tmp_path / "out", "--iterations", "5")
+    assert r.returncode == 1
+    assert "explore: FAILING without any preemption (the first run, which " \
+        "measures k): exception" in r.stdout
+    assert "ValueError: boom" in r.stdout
+    # with k given there is no first run: the first schedule fails
+    r = explore(path, tmp_path / "out2", "--iterations", "5", "--strategy",
+                "pct:2:k=100")
+    n, verdict, _, _ = failing(r)
+    assert verdict == "exception" and n == "1", r.stdout
+
+
+@pytest.mark.parametrize("text,message", [
+    ("def thread_a(s):\n    pass\n", "1 thread function: define 2 to 8"),
+    ("def thread_a(:\n", "not valid Python"),
+    ("import no_such_module_here\n", "ModuleNotFoundError"),
+    ("def setup():\n    return 1 / 0\n"
+     "def thread_a(s): pass\ndef thread_b(s): pass\n",
+     "setup() fails: ZeroDivisionError"),
+    ("def thread_a(s, t): pass\ndef thread_b(s): pass\n",
+     "thread_a takes 2 arguments"),
+])
+def test_bad_scenarios_are_refused_with_the_reason(tmp_path, text, message):
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    r = explore(path, tmp_path / "out", "--iterations", "5")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ftfuzz explore: bad scenario: " in r.stderr, r.stderr
+    assert message in r.stderr, r.stderr
+
+
+def test_bad_flags_and_missing_files(tmp_path):
+    r = explore(tmp_path / "missing.py", tmp_path / "out")
+    assert r.returncode == 2 and "missing.py: No such file" in r.stderr
+    r = explore(scenario("dict_ok"), tmp_path / "out", "--strategy",
+                "bytes:0102")
+    assert r.returncode == 2
+    assert "unknown strategy bytes:0102 for a scenario" in r.stderr
+    r = explore(scenario("dict_ok"), tmp_path / "out", "--strategy",
+                "pct:0")
+    assert r.returncode == 2 and "depth must be 1..8" in r.stderr
+    r = explore(scenario("dict_ok"), tmp_path / "out", "--iterations", "x")
+    assert r.returncode == 2
+    r = explore(scenario("dict_ok"), tmp_path / "out", "extra")
+    assert r.returncode == 2 and "unexpected argument extra" in r.stderr

@@ -1,0 +1,143 @@
+"""Interleaving coverage (#7): the features the CPython fuzz targets give
+libFuzzer besides edge coverage, from the scheduler's switches.
+
+One program (two threads on one list) runs under schedules that differ only
+in where one preemption falls after the first operation; the same
+interleaving must give the same features, a new one must add features, and
+libFuzzer must count them.
+"""
+import os
+import re
+import subprocess
+
+import pytest
+
+from test_program import op, program, schedule, shared_object, thread
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUZZ_LIST = os.path.join(ROOT, "build", "fuzz", "fuzz_list")
+
+BYTES_AT_MARK = 3
+PCT_AT_MARK = 4
+
+
+def list_program(schedule_bytes=b"", seed=None, strategy=BYTES_AT_MARK,
+                 depth=None, k=None):
+    """Two threads: append/pop/append against len/index/count on list(8)."""
+    return program(
+        objects=[shared_object(kind=0, size=8)],
+        threads=[thread(op(code=0, arg=1), op(code=4), op(code=0, arg=2)),
+                 thread(op(code=3), op(code=10), op(code=1))],
+        sched=schedule(strategy=strategy, data=schedule_bytes or None,
+                       seed=seed, depth=depth, k=k))
+
+
+def one_preemption(delta):
+    """bytes@mark: switch to the other thread `delta` points in."""
+    return list_program(bytes([delta, 1]))
+
+
+def run_target(files, **env):
+    if not os.path.exists(FUZZ_LIST):
+        pytest.fail(f"{FUZZ_LIST} is missing: run 'make all' first")
+    full = dict(os.environ, FTFUZZ_PRINT_HASH="1", FTFUZZ_PRINT_FEATURES="1")
+    full.update(env)
+    r = subprocess.run([FUZZ_LIST, *map(str, files)], capture_output=True,
+                       text=True, env=full, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    hashes = re.findall(r"trace hash (0x[0-9a-f]+)", r.stderr)
+    features = [frozenset(m.split())
+                for m in re.findall(r"interleaving features:(.*)", r.stderr)]
+    assert len(hashes) == len(features) == len(files), r.stderr[-3000:]
+    return hashes, features
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_the_same_interleaving_gives_the_same_features(tmp_path):
+    # the seed field means nothing to bytes@mark: the same execution
+    a = write(tmp_path, "a", one_preemption(5))
+    a2 = write(tmp_path, "a2", list_program(bytes([5, 1]), seed=99))
+    hashes, features = run_target([a, a2, a])
+    assert hashes[0] == hashes[1] == hashes[2]
+    assert features[0] == features[1] == features[2]
+    assert features[0], "an execution with switches has features"
+
+
+def test_each_new_interleaving_adds_features(tmp_path):
+    files = [write(tmp_path, f"d{d}", one_preemption(d))
+             for d in range(1, 120, 6)]
+    hashes, features = run_target(files)
+    seen = set()
+    new = 0
+    for h, f in zip(hashes, features):
+        assert f, "every execution has features"
+        new += not f <= seen
+        seen |= f
+    # every schedule here interleaves differently (distinct hashes), and
+    # all but at most a few of them add a feature the earlier ones lacked
+    assert len(set(hashes)) == len(files)
+    assert new >= len(files) - 3, (new, len(files))
+
+
+def test_off_gives_no_features_and_chains_give_more(tmp_path):
+    a = write(tmp_path, "a", one_preemption(41))
+    _, off = run_target([a], FTFUZZ_INTERLEAVING="off")
+    _, sites = run_target([a], FTFUZZ_INTERLEAVING="sites")
+    _, chains = run_target([a], FTFUZZ_INTERLEAVING="chains")
+    assert off[0] == frozenset()
+    indices = {f.split(":")[0] for f in sites[0]}
+    assert indices <= {f.split(":")[0] for f in chains[0]}
+    assert len(chains[0]) > len(sites[0])
+
+
+def test_a_bad_mode_is_refused(tmp_path):
+    a = write(tmp_path, "a", one_preemption(5))
+    r = subprocess.run([FUZZ_LIST, str(a)], capture_output=True, text=True,
+                       env=dict(os.environ, FTFUZZ_INTERLEAVING="edges"),
+                       timeout=600)
+    assert r.returncode == 2
+    assert "FTFUZZ_INTERLEAVING=edges: expected sites, chains or off" \
+        in r.stderr
+
+
+def libfuzzer_figures(corpus, mode):
+    r = subprocess.run([FUZZ_LIST, "-runs=0", str(corpus)],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, FTFUZZ_INTERLEAVING=mode))
+    m = re.search(r"INITED cov: (\d+) ft: (\d+) corp: (\d+)", r.stderr)
+    assert m, r.stderr[-3000:]
+    return tuple(int(x) for x in m.groups())
+
+
+def test_libfuzzer_keeps_new_interleavings_of_known_code(tmp_path):
+    """libFuzzer counts the interleaving features: twenty schedules of one
+    program reach much the same code, and each adds features of its own."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(1, 120, 6):
+        write(corpus, f"d{d:03}", one_preemption(d))
+    cov_off, ft_off, _ = libfuzzer_figures(corpus, "off")
+    cov_on, ft_on, _ = libfuzzer_figures(corpus, "sites")
+    # ft - cov: features beyond one per edge; the interleaving features
+    # are at least one per distinct schedule
+    assert ft_on - cov_on >= 20 + (ft_off - cov_off), (ft_on, cov_on,
+                                                       ft_off, cov_off)
+
+
+def test_pct_at_mark_preempts_inside_the_operations(tmp_path):
+    """pct@mark (program strategy 4) puts its change points within k points
+    of the first operation: with depth 2 and k 50 each seed preempts
+    somewhere in the operations, so seeds give different interleavings;
+    depth 1 has no change point, so the seed only picks priorities."""
+    files = [write(tmp_path, f"s{s}", list_program(strategy=PCT_AT_MARK,
+                                                   depth=2, k=50, seed=s))
+             for s in range(8)]
+    hashes, _ = run_target(files)
+    assert len(set(hashes)) >= 4, hashes
+    again, _ = run_target(files[:2])
+    assert again == hashes[:2]
