@@ -81,7 +81,7 @@ cpython: deps
 # `make regress` without CPYTHON_SRC checks the default CPython, so it builds
 # it too; with CPYTHON_SRC, scripts/regress.py builds that tree on the side
 # (build/regress/) and leaves build/cpython-fuzz alone.
-CPYTHON_FIRST_GOALS := check fuzz bench cpython $(if $(CPYTHON_SRC),,regress)
+CPYTHON_FIRST_GOALS := check fuzz bench bench-bugs cpython $(if $(CPYTHON_SRC),,regress)
 ifneq ($(filter $(CPYTHON_FIRST_GOALS),$(MAKECMDGOALS)),)
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 CPYTHON_FIRST_STATUS := $(shell scripts/deps.sh >&2 && \
@@ -114,7 +114,7 @@ $(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) -DFTFUZZ_ROOT='"$(ROOT)"' $(CLI_SRCS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
 
-.PHONY: all fuzz check bench clean distclean help
+.PHONY: all fuzz check bench bench-bugs clean distclean help
 all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build
 
 fuzz: cpython all
@@ -125,6 +125,11 @@ check: cpython all
 
 bench: cpython all
 	scripts/bench.sh
+
+# How fast known races are found, by strategy, by the fuzzer with and
+# without interleaving features, and on real threads (tens of minutes).
+bench-bugs: cpython all
+	/usr/bin/python3 scripts/bench_bugs.py $(BENCH_BUGS_ARGS)
 
 # Replays corpus/regressions/ against the default CPython, or with
 # CPYTHON_SRC=DIR against that checkout (docs/regress.md).  More flags for
@@ -151,6 +156,7 @@ help:
 	@echo "                  SANITIZER=address adds ASan to the fuzz variant"
 	@echo "  make all        build the scheduler, the ftfuzz command and test programs"
 	@echo "  make bench      benchmarks; figures go to BENCHMARKS.md"
+	@echo "  make bench-bugs races found per strategy, fuzzer and real threads (BENCHMARKS.md)"
 	@echo "  make regress    replay corpus/regressions/ against the default CPython;"
 	@echo "                  CPYTHON_SRC=DIR: against that checkout (docs/regress.md)"
 	@echo "  make clean      remove build/ (the CPython cache stays)"

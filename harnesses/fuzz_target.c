@@ -464,7 +464,10 @@ harness_run_forked(const prog_program *p)
  * runs its operation i.  Iteration i runs that program under the strategy
  * with seed SEED + i, each in a forked child, until one fails; its input
  * goes to the file FTFUZZ_EXPLORE names, so `ftfuzz replay` replays it.
- * Exit status: 0 no failure, 1 a failing schedule saved, 2 bad settings.
+ * With FTFUZZ_EXPLORE_INPUT=FILE, the program is that fuzz input's
+ * instead, its own schedule replaced (make bench-bugs measures strategies
+ * so).  Exit status: 0 no failure, 1 a failing schedule saved, 2 bad
+ * settings.
  */
 static unsigned long long
 explore_env(const char *name, unsigned long long dflt)
@@ -512,16 +515,33 @@ harness_explore(const char *out)
                         "scenario (pct:D[:k=K] or random)\n", strategy);
         return 2;
     }
-    int nthreads = spec_op_count(PROG_KIND_COUNT);
     prog_program *p = malloc(sizeof *p);
     prog_init(p);
-    p->nobjects = 1;
-    p->objects[0].kind = PROG_KIND_COUNT;
-    p->nthreads = (uint32_t)nthreads;
-    for (int t = 0; t < nthreads; t++) {
-        p->threads[t].nops = 1;
-        p->threads[t].ops[0].code = (uint32_t)t;
+    const char *input = getenv("FTFUZZ_EXPLORE_INPUT");
+    if (input && *input) {
+        static uint8_t data[1 << 20];
+        FILE *in = fopen(input, "rb");
+        size_t n = in ? fread(data, 1, sizeof data, in) : 0;
+        if (!in || ferror(in)) {
+            fprintf(stderr, "ftfuzz explore: cannot read %s: %s\n", input,
+                    strerror(errno));
+            return 2;
+        }
+        fclose(in);
+        prog_decode(data, n, p);
+        prog_schedule none;
+        memset(&none, 0, sizeof none);
+        p->schedule = none;
+    } else {
+        p->nobjects = 1;
+        p->objects[0].kind = PROG_KIND_COUNT;
+        p->nthreads = (uint32_t)spec_op_count(PROG_KIND_COUNT);
+        for (uint32_t t = 0; t < p->nthreads; t++) {
+            p->threads[t].nops = 1;
+            p->threads[t].ops[0].code = t;
+        }
     }
+    int nthreads = (int)p->nthreads;
     harness_chain_handlers();
     int died = 0;
     if (!random && k == 0) {

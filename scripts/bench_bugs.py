@@ -1,0 +1,492 @@
+#!/usr/bin/env python3
+"""bench_bugs.py: how fast ftfuzz finds known races (make bench-bugs).
+
+For each race program (the regression corpus's failing inputs and the
+example extension's two races) it measures, on this machine, in one run:
+
+  - executions to the first failing schedule for the strategies random
+    and pct with d = 1, 2, 3 (pct counted from the first operation, k
+    measured on a run without preemptions), through the targets' explore
+    mode: the program's operations fixed, the schedule from seed b + i;
+  - executions to the first finding for libFuzzer with the custom mutator,
+    from the program with its schedule removed, with and without the
+    interleaving features (FTFUZZ_INTERLEAVING=sites / off);
+  - the same race as a plain Python program (the reproducer `ftfuzz
+    replay` writes) on real threads of the plain free-threaded debug
+    CPython, fresh threads for every run, for the wall-clock time ftfuzz
+    spent on that race (capped): runs until it crashed, or that it never
+    did.
+
+Each ftfuzz figure is the median over --seeds seed bases (0, 1000, ...);
+a run that found nothing within its budget counts as infinitely long.
+The table goes to BENCHMARKS.md between the "bugs" markers, the raw
+figures to build/bench-bugs/results.json.
+
+usage: scripts/bench_bugs.py [--seeds 5] [--budget 300] [--fuzz-budget 600]
+                             [--real-seconds 120] [--jobs 2] [--races A,B]
+                             [--no-write]
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+FUZZ = os.path.join(BUILD, "fuzz")
+FTFUZZ = os.path.join(BUILD, "bin", "ftfuzz")
+WORK = os.path.join(BUILD, "bench-bugs")
+REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
+EXAMPLE_SPEC = os.path.join(BUILD, "examples", "racy", "example.toml")
+PLAIN_PYTHON = os.path.join(BUILD, "cpython-plain", "bin", "python3")
+BENCHMARKS = os.path.join(ROOT, "BENCHMARKS.md")
+
+STRATEGIES = ["random", "pct:1", "pct:2", "pct:3"]
+FUZZERS = [("fuzzer, edges", "off"), ("fuzzer, edges + interleavings",
+                                      "sites")]
+
+# --- the program format, enough to build and edit inputs ---------------------
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(number, value):
+    if isinstance(value, bytes):
+        return varint(number << 3 | 2) + varint(len(value)) + value
+    return varint(number << 3) + varint(value)
+
+
+def zigzag(n):
+    return (n << 1) ^ (n >> 31)
+
+
+def program(objects, threads):
+    """objects: [(kind, size)]; threads: [[(code, target, arg)]]."""
+    out = b"".join(field(1, field(1, k) + field(2, s)) for k, s in objects)
+    for ops in threads:
+        body = b"".join(field(1, field(1, c) + field(2, t) + field(4, zigzag(a)))
+                        for c, t, a in ops)
+        out += field(2, body)
+    return out
+
+
+def without_schedule(data):
+    """data with its top-level field 3 (the schedule) left out."""
+    out, i = bytearray(), 0
+    while i < len(data):
+        start = i
+        key, shift = 0, 0
+        while True:
+            b = data[i]
+            i += 1
+            key |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        wire = key & 7
+        if wire == 0:
+            while data[i] & 0x80:
+                i += 1
+            i += 1
+        elif wire == 2:
+            n, shift = 0, 0
+            while True:
+                b = data[i]
+                i += 1
+                n |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError("not a fuzz input")
+        if key >> 3 != 3:
+            out += data[start:i]
+    return bytes(out)
+
+
+# --- the races ------------------------------------------------------------------
+
+
+def meta(path):
+    fields = {}
+    for line in open(path):
+        m = re.match(r"^([a-z-]+): (.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2).strip()
+    return fields
+
+
+def races():
+    """(name, target, input, spec, what) for every race program."""
+    out = []
+    for name in sorted(os.listdir(REGRESSIONS)):
+        path = os.path.join(REGRESSIONS, name)
+        if not os.path.exists(path + ".meta") or not os.path.isfile(path):
+            continue
+        m = meta(path + ".meta")
+        if m.get("expected", "passed").startswith("passed"):
+            continue
+        out.append((name, m["target"], path, None, m["expected"]))
+    inputs = os.path.join(WORK, "inputs")
+    os.makedirs(inputs, exist_ok=True)
+    # example.toml: kind 12 is Counter (increment), 13 Buffer (append, get)
+    counter = os.path.join(inputs, "example_counter_increment")
+    with open(counter, "wb") as f:
+        f.write(program([(12, 0)], [[(0, 0, 1)], [(0, 0, 1)]]))
+    buffer = os.path.join(inputs, "example_buffer_get_append")
+    with open(buffer, "wb") as f:
+        f.write(program([(13, 4)], [[(0, 0, 1), (0, 0, 2), (0, 0, 3)],
+                                    [(1, 0, 2), (1, 0, 3)]]))
+    out.append(("example_counter_increment", "fuzz_spec", counter,
+                EXAMPLE_SPEC, "linearizability violation (lost update)"))
+    out.append(("example_buffer_get_append", "fuzz_spec", buffer,
+                EXAMPLE_SPEC, "crash (SIGSEGV: get reads freed storage)"))
+    return out
+
+
+def target_env(spec, **extra):
+    env = dict(os.environ)
+    env.pop("FTFUZZ_SPEC", None)
+    if spec:
+        env["FTFUZZ_SPEC"] = spec
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+# --- measurements ---------------------------------------------------------------
+
+
+def explore_run(race, strategy, base, budget, tmp):
+    """Executions to the first failing schedule (None: none in budget)."""
+    name, target, path, spec, _ = race
+    out = os.path.join(tmp, f"explore-{name}-{strategy}-{base}")
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [os.path.join(FUZZ, target)], capture_output=True, text=True,
+        timeout=3600,
+        env=target_env(spec, FTFUZZ_EXPLORE=out, FTFUZZ_EXPLORE_INPUT=path,
+                       FTFUZZ_EXPLORE_STRATEGY=strategy,
+                       FTFUZZ_EXPLORE_ITERATIONS=budget,
+                       FTFUZZ_EXPLORE_SEED=base, FTFUZZ_EXPLORE_QUIET=1))
+    seconds = time.monotonic() - t0
+    m = re.search(r"FAILING schedule after (\d+) of", r.stdout)
+    if r.returncode == 1 and m:
+        return int(m.group(1)), seconds
+    if r.returncode == 1 and "FAILING without any preemption" in r.stdout:
+        return 1, seconds
+    if r.returncode != 0:
+        raise RuntimeError(f"{name} {strategy}: exit {r.returncode}: "
+                           f"{r.stdout[-500:]}{r.stderr[-1500:]}")
+    return None, seconds
+
+
+def fuzz_run(race, mode, seed, budget, tmp):
+    """libFuzzer executions to the first finding (None: none in budget)."""
+    name, target, path, spec, _ = race
+    work = tempfile.mkdtemp(prefix=f"fuzz-{name}-{mode}-{seed}-", dir=tmp)
+    corpus = os.path.join(work, "corpus")
+    os.makedirs(corpus)
+    with open(path, "rb") as f:
+        data = without_schedule(f.read())
+    with open(os.path.join(corpus, "seed"), "wb") as f:
+        f.write(data)
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [os.path.join(FUZZ, target), f"-runs={budget}", f"-seed={seed + 1}",
+         "-print_final_stats=1", f"-artifact_prefix={work}/", corpus],
+        capture_output=True, text=True, timeout=3600,
+        env=target_env(spec, FTFUZZ_INTERLEAVING=mode))
+    seconds = time.monotonic() - t0
+    units = re.search(r"stat::number_of_executed_units: (\d+)", r.stderr)
+    shutil.rmtree(work, ignore_errors=True)
+    if r.returncode == 0:
+        return None, seconds
+    if not units:
+        raise RuntimeError(f"{name} fuzz {mode}: exit {r.returncode} "
+                           f"without stats: {r.stderr[-1500:]}")
+    return int(units.group(1)), seconds
+
+
+DRIVER = r"""
+import os, runpy, sys
+mod = runpy.run_path(sys.argv[1], run_name="ftfuzz_repro")
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+sys.setswitchinterval(1e-6)
+runs = 0
+while True:
+    mod["run_once"]()
+    runs += 1
+    os.pwrite(fd, b"%-20d" % runs, 0)
+"""
+
+
+def real_threads(race, seconds, tmp):
+    """Runs of the race on real threads until a crash, in `seconds`."""
+    name, target, path, spec, expected = race
+    if spec or not expected.startswith("crash"):
+        return None
+    out = os.path.join(tmp, f"replay-{name}")
+    r = subprocess.run([FTFUZZ, "replay", "--target", target,
+                        "--targets-dir", FUZZ,
+                        "--out", out, path], capture_output=True, text=True,
+                       timeout=900)
+    repro = os.path.join(out, "repro.py")
+    if not os.path.exists(repro):
+        raise RuntimeError(f"{name}: no repro.py: {r.stdout}{r.stderr}")
+    driver = os.path.join(tmp, "driver.py")
+    with open(driver, "w") as f:
+        f.write(DRIVER)
+    count = os.path.join(tmp, f"runs-{name}")
+    p = subprocess.Popen([PLAIN_PYTHON, driver, repro, count],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = p.communicate(timeout=seconds)
+        crashed = True
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        crashed = False
+    try:
+        runs = int(open(count).read().strip() or 0)
+    except (OSError, ValueError):
+        runs = 0
+    return {"crashed": crashed, "runs": runs + (1 if crashed else 0),
+            "seconds": seconds, "status": p.returncode,
+            "stderr": err.decode(errors="replace")[-300:] if crashed else ""}
+
+
+# --- the table ------------------------------------------------------------------
+
+
+def median_or_none(found, n):
+    """Median executions, misses as infinity; None when most missed."""
+    vals = sorted(x if x is not None else float("inf") for x in found)
+    if len(vals) < n:
+        return None
+    m = statistics.median(vals)
+    return None if m == float("inf") else m
+
+
+def cell(found, budget):
+    hits = [x for x in found if x is not None]
+    m = median_or_none(found, len(found))
+    text = f"{m:g}" if m is not None else f"> {budget}"
+    return f"{text} ({len(hits)}/{len(found)})"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores, {cpu}, {platform.system()} "
+            f"{platform.release()}, {time.strftime('%Y-%m-%d', time.gmtime())}")
+
+
+def table(results, args):
+    cols = STRATEGIES + [label for label, _ in FUZZERS]
+    lines = [
+        "<!-- bugs:begin (written by scripts/bench_bugs.py) -->",
+        "## Finding known races: strategies, fuzzer, real threads",
+        "",
+        f"Command: `make bench-bugs` (scripts/bench_bugs.py --seeds "
+        f"{args.seeds} --budget {args.budget} --fuzz-budget "
+        f"{args.fuzz_budget} --real-seconds {args.real_seconds}). "
+        f"Machine: {machine()}.",
+        "",
+        "Executions to the first detection, median over "
+        f"{args.seeds} seeds (found/tried; a miss counts as infinite, "
+        f"`> N`: the median missed within the budget of N).  Strategies "
+        f"vary only the schedule of the race's operations (pct counted "
+        f"from the first operation, k measured); the fuzzer starts from "
+        f"the operations without a schedule and mutates everything, and "
+        f"any finding counts.  Real threads: the race as a plain Python "
+        f"program on the plain free-threaded debug CPython, fresh threads "
+        f"every run, for as long as ftfuzz spent on that race in this run "
+        f"(at most {args.real_seconds} s).",
+        "",
+        "| race | " + " | ".join(cols) + " | real threads | ratio |",
+        "|---" * (len(cols) + 3) + "|",
+    ]
+    notes = []
+    for name, r in results.items():
+        row = [cell(r["explore"][s], args.budget) for s in STRATEGIES]
+        row += [cell(r["fuzz"][mode], args.fuzz_budget)
+                for _, mode in FUZZERS]
+        best = [m for m in (median_or_none(v, len(v))
+                            for v in list(r["explore"].values())
+                            + list(r["fuzz"].values())) if m is not None]
+        rt = r["real"]
+        if rt is None:
+            real, ratio = "n/a", "n/a"
+            notes.append(name)
+        elif rt["crashed"]:
+            real = f"crashed after {rt['runs']:,} runs"
+            ratio = (f"{rt['runs'] / min(best):,.0f}x" if best else "n/a")
+        else:
+            real = f"no crash in {rt['runs']:,} runs ({rt['seconds']:.0f} s)"
+            ratio = (f"> {rt['runs'] / min(best):,.0f}x" if best else "n/a")
+        lines.append(f"| {name} | " + " | ".join(row)
+                     + f" | {real} | {ratio} |")
+    lines += [
+        "",
+        "Ratio: real-thread runs divided by the executions of ftfuzz's best "
+        "median for that race (`>`: real threads never crashed, so the "
+        "ratio is at least that).",
+    ]
+    if notes:
+        lines.append("n/a: no real-thread figure for "
+                     + ", ".join(notes) + " (a linearizability violation "
+                     "needs the oracle, and the example extension is built "
+                     "for the fuzz CPython only).")
+    cov = []
+    for name, r in results.items():
+        off = median_or_none(r["fuzz"]["off"], len(r["fuzz"]["off"]))
+        on = median_or_none(r["fuzz"]["sites"], len(r["fuzz"]["sites"]))
+        cov.append((name, off, on))
+    better = sum(1 for _, off, on in cov
+                 if on is not None and (off is None or on < off))
+    worse = sum(1 for _, off, on in cov
+                if off is not None and (on is None or off < on))
+    lines += [
+        "",
+        f"Interleaving features against edges alone (median executions): "
+        f"fewer on {better} races, more on {worse}, the same on "
+        f"{len(cov) - better - worse}.",
+        "<!-- bugs:end -->",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text):
+    old = open(BENCHMARKS).read() if os.path.exists(BENCHMARKS) else ""
+    begin = old.find("<!-- bugs:begin")
+    end = old.find("<!-- bugs:end -->")
+    if begin >= 0 and end >= 0:
+        new = old[:begin] + text + old[end + len("<!-- bugs:end -->\n"):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(BENCHMARKS, "w") as f:
+        f.write(new)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="How fast ftfuzz finds known races, against real "
+                    "threads; writes the table into BENCHMARKS.md.")
+    ap.add_argument("--seeds", type=int, default=5,
+                    help="seed bases per figure (default 5)")
+    ap.add_argument("--budget", type=int, default=300,
+                    help="schedules per strategy run (default 300)")
+    ap.add_argument("--fuzz-budget", type=int, default=600,
+                    help="libFuzzer executions per run (default 600)")
+    ap.add_argument("--real-seconds", type=int, default=120,
+                    help="most seconds of real threads per race "
+                         "(default 120)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="runs at once (default: the number of cores)")
+    ap.add_argument("--races", default="",
+                    help="comma-separated race names (default: all)")
+    ap.add_argument("--no-write", action="store_true",
+                    help="print the table, leave BENCHMARKS.md alone")
+    args = ap.parse_args()
+    if args.seeds < 1 or args.budget < 1 or args.fuzz_budget < 1:
+        ap.error("--seeds, --budget and --fuzz-budget must be positive")
+    for path in [FTFUZZ, os.path.join(FUZZ, "fuzz_spec"), EXAMPLE_SPEC,
+                 PLAIN_PYTHON]:
+        if not os.path.exists(path):
+            sys.exit(f"bench_bugs: {path} is missing: run 'make cpython "
+                     f"all' first")
+    all_races = races()
+    if args.races:
+        wanted = set(args.races.split(","))
+        unknown = wanted - {r[0] for r in all_races}
+        if unknown:
+            sys.exit(f"bench_bugs: unknown races: {', '.join(sorted(unknown))}"
+                     f" (known: {', '.join(r[0] for r in all_races)})")
+        all_races = [r for r in all_races if r[0] in wanted]
+    os.makedirs(WORK, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="run-", dir=WORK)
+    bases = [1000 * i for i in range(args.seeds)]
+    results = {r[0]: {"explore": {s: [None] * args.seeds
+                                  for s in STRATEGIES},
+                      "fuzz": {m: [None] * args.seeds for _, m in FUZZERS},
+                      "seconds": 0.0, "real": None, "what": r[4]}
+               for r in all_races}
+    tasks = []
+    for race in all_races:
+        for s in STRATEGIES:
+            for i, b in enumerate(bases):
+                tasks.append(("explore", race, s, i, b))
+        for _, m in FUZZERS:
+            for i in range(args.seeds):
+                tasks.append(("fuzz", race, m, i, bases[i]))
+    done = 0
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {}
+        for kind, race, what, i, b in tasks:
+            if kind == "explore":
+                f = pool.submit(explore_run, race, what, b, args.budget, tmp)
+            else:
+                f = pool.submit(fuzz_run, race, what, b, args.fuzz_budget,
+                                tmp)
+            futures[f] = (kind, race[0], what, i)
+        for f in concurrent.futures.as_completed(futures):
+            kind, name, what, i = futures[f]
+            n, seconds = f.result()
+            results[name][kind][what][i] = n
+            results[name]["seconds"] += seconds
+            done += 1
+            print(f"bench-bugs: {done}/{len(tasks)} {name} {what} seed "
+                  f"{i}: {n if n is not None else 'not found'} "
+                  f"({seconds:.1f} s; {time.monotonic() - t0:.0f} s in all)",
+                  flush=True)
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {
+            pool.submit(real_threads, race,
+                        min(args.real_seconds,
+                            max(10.0, results[race[0]]["seconds"])), tmp):
+                race[0] for race in all_races}
+        for f in concurrent.futures.as_completed(futures):
+            name = futures[f]
+            results[name]["real"] = f.result()
+            print(f"bench-bugs: real threads, {name}: "
+                  f"{results[name]['real']}", flush=True)
+    with open(os.path.join(WORK, "results.json"), "w") as f:
+        json.dump({"args": vars(args), "results": results}, f, indent=1)
+    text = table(results, args)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+        print(f"bench-bugs: written to {BENCHMARKS}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
