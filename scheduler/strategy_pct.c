@@ -101,11 +101,19 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/*
+ * Setting the threads up takes fairness quanta and yields, each of which
+ * drops a thread below all others in a fixed order: by the mark the
+ * starting priorities are gone.  So every thread draws a fresh one here,
+ * and the seed decides the order of the operations again.
+ */
 static uint64_t
 pct_marked(ftfuzz_strategy *s, uint64_t step)
 {
     struct pct_strategy *p = (struct pct_strategy *)s;
     p->origin = step;
+    for (unsigned id = 0; id < FTFUZZ_SCHED_MAX_THREADS; id++)
+        pct_thread_started(s, id);
     return pct_next_change(p);
 }
 

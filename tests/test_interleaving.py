@@ -9,6 +9,7 @@ libFuzzer must count them.
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -141,3 +142,61 @@ def test_pct_at_mark_preempts_inside_the_operations(tmp_path):
     assert len(set(hashes)) >= 4, hashes
     again, _ = run_target(files[:2])
     assert again == hashes[:2]
+
+
+# --- make bench-bugs' script: what does not need a long run ------------------
+
+BENCH_BUGS = os.path.join(ROOT, "scripts", "bench_bugs.py")
+
+
+def test_bench_bugs_help_and_bad_usage():
+    r = subprocess.run([sys.executable, BENCH_BUGS, "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage: bench_bugs.py" in r.stdout
+    r = subprocess.run([sys.executable, BENCH_BUGS, "--races", "nope",
+                        "--no-write"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0 and "unknown races: nope" in r.stderr
+    r = subprocess.run([sys.executable, BENCH_BUGS, "--seeds", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "must be positive" in r.stderr
+
+
+def test_bench_bugs_strips_only_the_schedule():
+    sys.path.insert(0, os.path.dirname(BENCH_BUGS))
+    import bench_bugs
+    with_schedule = list_program(bytes([5, 1]), seed=3)
+    without = program(
+        objects=[shared_object(kind=0, size=8)],
+        threads=[thread(op(code=0, arg=1), op(code=4), op(code=0, arg=2)),
+                 thread(op(code=3), op(code=10), op(code=1))])
+    assert with_schedule.startswith(without) and with_schedule != without
+    assert bench_bugs.without_schedule(with_schedule) == without
+    assert bench_bugs.without_schedule(without) == without
+    # its own encoder writes what the program format reads
+    assert bench_bugs.program([(0, 8)], [[(0, 0, 1)], [(3, 0, 0)]]) == \
+        program(objects=[shared_object(kind=0, size=8)],
+                threads=[thread(op(code=0, target=0, arg=1)),
+                         thread(op(code=3, target=0, arg=0))])
+
+
+def test_bench_bugs_measures_one_race(tmp_path):
+    """The explore mode it drives finds a regression race and says after
+    how many schedules; the same seed gives the same count."""
+    race = os.path.join(ROOT, "corpus", "regressions", "list_sort_len")
+    counts = []
+    for _ in range(2):
+        out = tmp_path / f"found{len(counts)}"
+        r = subprocess.run(
+            [FUZZ_LIST], capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, FTFUZZ_EXPLORE=str(out),
+                     FTFUZZ_EXPLORE_INPUT=race,
+                     FTFUZZ_EXPLORE_STRATEGY="pct:3",
+                     FTFUZZ_EXPLORE_ITERATIONS="300",
+                     FTFUZZ_EXPLORE_QUIET="1"))
+        m = re.search(r"FAILING schedule after (\d+) of 300 iterations: "
+                      r"linearizability", r.stdout)
+        assert r.returncode == 1 and m, r.stdout + r.stderr[-2000:]
+        assert out.exists()
+        counts.append(m.group(1))
+    assert counts[0] == counts[1]

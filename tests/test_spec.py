@@ -281,3 +281,56 @@ def test_bytes_at_mark_counts_from_the_first_operation(tmp_path):
     start = next(r[0] for r in marked if r[2] == "thread_0")
     (step, _, to, _), = preempted_ops(marked)
     assert to == "thread_1" and 20 <= step - start < 100, marked
+
+
+def test_minimize_and_reseed_find_the_spec_in_the_meta(racy_campaign,
+                                                       tmp_path):
+    """A fuzz_spec finding needs its spec: minimize and reseed read it from
+    the .meta `ftfuzz fuzz` wrote, as replay does."""
+    out, _ = racy_campaign
+    crash = next(f for f in findings(out) if brief(f)[0][:2] == ("crash",
+                                                                 "11"))
+    small = tmp_path / "small"
+    r = ftfuzz("minimize", "--time", "0", "--out", str(small), crash)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert small.exists()
+    (small.parent / (small.name + ".meta")).write_text(
+        open(crash + ".meta").read())
+    assert brief(str(small))[0][:2] == ("crash", "11")
+    # reseed runs the same target with the same spec: asked for a schedule
+    # under which the program passes, it finds one among the first few
+    again = tmp_path / "again"
+    r = ftfuzz("reseed", "--expect", "passed", "--tries", "20", "--out",
+               str(again), crash)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (again.parent / (again.name + ".meta")).write_text(
+        open(crash + ".meta").read())
+    assert brief(str(again))[0][0] == "passed"
+    assert open(again, "rb").read() != open(crash, "rb").read()
+
+
+def coverage(args, **env):
+    r = subprocess.run(args, capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, **env))
+    m = re.search(r"INITED cov: (\d+)", r.stderr)
+    assert r.returncode == 0 and m, r.stderr[-3000:]
+    return int(m.group(1))
+
+
+def test_forked_executions_keep_the_coverage_of_extension_modules(tmp_path):
+    """The stdlib's extension modules register their counters past the
+    link's --wrap; forked executions must hand those back too, so a forked
+    run sees about the coverage of the same inputs run in-process (which
+    adds warm-up runs: measured 6,666 against 7,027 edges; without the
+    section scan a forked run saw about 30% fewer)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seeds = sorted(os.listdir(os.path.join(ROOT, "corpus", "fuzz_ext")))
+    for name in seeds[:40]:
+        data = open(os.path.join(ROOT, "corpus", "fuzz_ext", name), "rb").read()
+        (corpus / name).write_bytes(data)
+    target = os.path.join(FUZZ, "fuzz_ext")
+    forked = coverage([target, "-runs=0", str(corpus)])
+    in_process = coverage([target, "-runs=0", str(corpus)],
+                          FTFUZZ_NO_FORK="1")
+    assert forked >= 0.85 * in_process, (forked, in_process)
