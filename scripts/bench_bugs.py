@@ -288,11 +288,15 @@ def median_or_none(found, n):
     return None if m == float("inf") else m
 
 
-def cell(found, budget):
+def cell(found, seconds, budget):
+    """'median executions / median seconds (found/tried)'."""
     hits = [x for x in found if x is not None]
     m = median_or_none(found, len(found))
-    text = f"{m:g}" if m is not None else f"> {budget}"
-    return f"{text} ({len(hits)}/{len(found)})"
+    if m is None:
+        return f"> {budget} ({len(hits)}/{len(found)})"
+    secs = median_or_none([s if x is not None else None
+                           for x, s in zip(found, seconds)], len(found))
+    return f"{m:g} / {secs:.1f} s ({len(hits)}/{len(found)})"
 
 
 def machine():
@@ -319,9 +323,10 @@ def table(results, args):
         f"{args.fuzz_budget} --real-seconds {args.real_seconds}). "
         f"Machine: {machine()}.",
         "",
-        "Executions to the first detection, median over "
+        "Executions and seconds to the first detection, medians over "
         f"{args.seeds} seeds (found/tried; a miss counts as infinite, "
-        f"`> N`: the median missed within the budget of N).  Strategies "
+        f"`> N`: the median missed within the budget of N; seconds include "
+        f"the process's start, about 1 s, and pct's run that measures k).  Strategies "
         f"vary only the schedule of the race's operations (pct counted "
         f"from the first operation, k measured); the fuzzer starts from "
         f"the operations without a schedule and mutates everything, and "
@@ -335,8 +340,9 @@ def table(results, args):
     ]
     notes = []
     for name, r in results.items():
-        row = [cell(r["explore"][s], args.budget) for s in STRATEGIES]
-        row += [cell(r["fuzz"][mode], args.fuzz_budget)
+        row = [cell(r["explore"][s], r["explore_s"][s], args.budget)
+               for s in STRATEGIES]
+        row += [cell(r["fuzz"][mode], r["fuzz_s"][mode], args.fuzz_budget)
                 for _, mode in FUZZERS]
         best = [m for m in (median_or_none(v, len(v))
                             for v in list(r["explore"].values())
@@ -435,7 +441,10 @@ def main():
     bases = [1000 * i for i in range(args.seeds)]
     results = {r[0]: {"explore": {s: [None] * args.seeds
                                   for s in STRATEGIES},
+                      "explore_s": {s: [None] * args.seeds
+                                    for s in STRATEGIES},
                       "fuzz": {m: [None] * args.seeds for _, m in FUZZERS},
+                      "fuzz_s": {m: [None] * args.seeds for _, m in FUZZERS},
                       "seconds": 0.0, "real": None, "what": r[4]}
                for r in all_races}
     tasks = []
@@ -461,6 +470,7 @@ def main():
             kind, name, what, i = futures[f]
             n, seconds = f.result()
             results[name][kind][what][i] = n
+            results[name][kind + "_s"][what][i] = seconds
             results[name]["seconds"] += seconds
             done += 1
             print(f"bench-bugs: {done}/{len(tasks)} {name} {what} seed "
