@@ -299,6 +299,11 @@ def cell(found, seconds, budget):
     return f"{m:g} / {secs:.1f} s ({len(hits)}/{len(found)})"
 
 
+def times(x):
+    """A ratio, with two significant digits below 10."""
+    return f"{x:,.0f}x" if x >= 10 else f"{x:.2g}x"
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -353,10 +358,10 @@ def table(results, args):
             notes.append(name)
         elif rt["crashed"]:
             real = f"crashed after {rt['runs']:,} runs"
-            ratio = (f"{rt['runs'] / min(best):,.0f}x" if best else "n/a")
+            ratio = times(rt['runs'] / min(best)) if best else "n/a"
         else:
             real = f"no crash in {rt['runs']:,} runs ({rt['seconds']:.0f} s)"
-            ratio = (f"> {rt['runs'] / min(best):,.0f}x" if best else "n/a")
+            ratio = "> " + times(rt['runs'] / min(best)) if best else "n/a"
         lines.append(f"| {name} | " + " | ".join(row)
                      + f" | {real} | {ratio} |")
     lines += [
@@ -420,7 +425,25 @@ def main():
                     help="comma-separated race names (default: all)")
     ap.add_argument("--no-write", action="store_true",
                     help="print the table, leave BENCHMARKS.md alone")
+    ap.add_argument("--render", metavar="RESULTS.json",
+                    help="measure nothing: write the table of an earlier "
+                         "run's results.json (with that run's settings)")
     args = ap.parse_args()
+    if args.render:
+        try:
+            saved = json.load(open(args.render))
+            for k, v in saved["args"].items():
+                if k not in ("render", "no_write"):
+                    setattr(args, k, v)
+            results = saved["results"]
+        except (OSError, ValueError, KeyError) as e:
+            sys.exit(f"bench_bugs: cannot read {args.render}: {e}")
+        text = table(results, args)
+        print(text)
+        if not args.no_write:
+            write_section(text)
+            print(f"bench-bugs: written to {BENCHMARKS}")
+        return
     if args.seeds < 1 or args.budget < 1 or args.fuzz_budget < 1:
         ap.error("--seeds, --budget and --fuzz-budget must be positive")
     for path in [FTFUZZ, os.path.join(FUZZ, "fuzz_spec"), EXAMPLE_SPEC,
