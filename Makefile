@@ -12,6 +12,9 @@ BUILD       := $(ROOT)/build
 CC          := clang-19
 PYTEST      ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
+# Test files run in parallel, one worker per core (pytest-xdist); each
+# file stays on one worker, so its module fixtures run once.
+TEST_JOBS   ?= $(shell nproc)
 FTFUZZ_CACHE ?= $(HOME)/.cache/ftfuzz
 export FTFUZZ_CACHE
 
@@ -121,7 +124,7 @@ fuzz: cpython all
 	$(FTFUZZ_BIN) fuzz
 
 check: cpython all
-	$(PYTEST) -q tests $(PYTEST_ARGS)
+	$(PYTEST) -q -n $(TEST_JOBS) --dist loadfile tests $(PYTEST_ARGS)
 
 bench: cpython all
 	scripts/bench.sh

@@ -12,7 +12,8 @@ usage: scripts/deps.sh [--check] [--list] [--help]
 
 Install from Debian's archive the packages ftfuzz needs that are missing:
 the clang-19 toolchain (clang, lld, llvm-symbolizer, libFuzzer runtime),
-protobuf-c, CPython's build dependencies and python3-pytest.
+protobuf-c, CPython's build dependencies, python3-pytest and
+python3-pytest-xdist.
 
 Prints nothing and exits 0 when everything is already installed.  When
 something is missing it runs `apt-get update` and `apt-get install` (needs
@@ -42,6 +43,7 @@ PACKAGES=(
     liblzma-dev         # CPython: lzma
     uuid-dev            # CPython: uuid
     python3-pytest      # the test suite (/usr/bin/python3 -m pytest)
+    python3-pytest-xdist  # ... on every core (pytest -n)
 )
 
 mode=install

@@ -378,6 +378,7 @@ def test_deps_list():
     pkgs = r.stdout.split()
     for p in ("clang-19", "lld-19", "llvm-19", "libclang-rt-19-dev",
               "libprotobuf-c-dev", "protobuf-c-compiler", "python3-pytest",
+              "python3-pytest-xdist",
               "zlib1g-dev", "libffi-dev", "libssl-dev", "uuid-dev"):
         assert p in pkgs
 
