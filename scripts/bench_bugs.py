@@ -86,33 +86,29 @@ def program(objects, threads):
     return out
 
 
+def read_varint(data, i):
+    """The varint at data[i]: (value, index after it)."""
+    n, shift = 0, 0
+    while True:
+        b = data[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+
+
 def without_schedule(data):
     """data with its top-level field 3 (the schedule) left out."""
     out, i = bytearray(), 0
     while i < len(data):
         start = i
-        key, shift = 0, 0
-        while True:
-            b = data[i]
-            i += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
+        key, i = read_varint(data, i)
         wire = key & 7
         if wire == 0:
-            while data[i] & 0x80:
-                i += 1
-            i += 1
+            _, i = read_varint(data, i)
         elif wire == 2:
-            n, shift = 0, 0
-            while True:
-                b = data[i]
-                i += 1
-                n |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
+            n, i = read_varint(data, i)
             i += n
         elif wire == 1:
             i += 8
