@@ -64,7 +64,9 @@ static const char runner_code[] =
     "def run(bodies):\n"
     "    handles = [_thread.start_joinable_thread(b) for b in bodies]\n"
     "    for h in handles:\n"
-    "        h.join()\n";
+    "        h.join()\n"
+    "def warm_up():\n"
+    "    run([lambda: None])\n";
 
 static void
 harness_die(const char *what)
@@ -224,6 +226,7 @@ harness_init(const char *argv0, int family)
                          : NULL;
     Py_XDECREF(code);
     run_threads = mod ? PyObject_GetAttrString(mod, "run") : NULL;
+    PyObject *warm = mod ? PyObject_GetAttrString(mod, "warm_up") : NULL;
     Py_XDECREF(mod);
     PyObject *gc = PyImport_ImportModule("gc");
     gc_collect = gc ? PyObject_GetAttrString(gc, "collect") : NULL;
@@ -234,11 +237,35 @@ harness_init(const char *argv0, int family)
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
     harness_load_spec(family);
-    /* Forked executions all start from this state: make it a clean one.
-     * (gc.freeze() here would make the collection after each execution
-     * about 25% cheaper, but it moves every execution's step counts, so
-     * every stored input would stop reproducing its interleaving.) */
+    /*
+     * One thread, started and joined here, outside any session: the first
+     * thread a free-threaded interpreter creates makes it immortalize every
+     * object with deferred reference counts (a walk of the whole heap,
+     * about a sixth of an execution when each forked child did it), and
+     * warms what starting a thread builds lazily.  Programs then run as in
+     * any process that has had threads.
+     */
+    PyObject *warmed = warm ? PyObject_CallNoArgs(warm) : NULL;
+    Py_XDECREF(warm);
+    if (warmed == NULL)
+        harness_die("cannot start the warm-up thread");
+    Py_DECREF(warmed);
+    /* Forked executions all start from this state: make it a clean one. */
     harness_collect();
+    /*
+     * Then freeze it: the collection after each execution checks only the
+     * objects created since (the program's objects and everything the
+     * operations made), not the interpreter's tens of thousands of start-up
+     * objects.  It was half of an execution's time, most of it copying
+     * every heap page the collector wrote to in the forked child.
+     */
+    PyObject *gc_mod = PyImport_ImportModule("gc");
+    PyObject *frozen = gc_mod ? PyObject_CallMethod(gc_mod, "freeze", NULL)
+                              : NULL;
+    Py_XDECREF(gc_mod);
+    if (frozen == NULL)
+        harness_die("gc.freeze() failed");
+    Py_DECREF(frozen);
 }
 
 static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {

@@ -17,6 +17,7 @@ SCRIPT_VERSION=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOOK_HEADER=$ROOT/include/ftfuzz/atomic_hooks.h
 HOOK_STUB=$ROOT/scripts/cpython-hook-stub.c
+COVERAGE_IGNORE=$ROOT/scripts/cpython-coverage-ignore.txt
 
 # The default source: Debian trixie's python3.13 source package.
 DEBIAN_SUITE=trixie
@@ -479,7 +480,8 @@ LDFLAGS_EXTRA=()
 CONFIGURE_EXTRA=()
 PY_LDFLAGS_EXTRA=()
 if [[ $VARIANT == fuzz ]]; then
-    CFLAGS_EXTRA=(-include "$HOOK_HEADER" -DFTFUZZ_HOOK_NO_C11 -fsanitize=fuzzer-no-link)
+    CFLAGS_EXTRA=(-include "$HOOK_HEADER" -DFTFUZZ_HOOK_NO_C11 -fsanitize=fuzzer-no-link
+                  "-fsanitize-coverage-ignorelist=$COVERAGE_IGNORE")
     LDFLAGS_EXTRA=(-fsanitize=fuzzer-no-link)
     PY_LDFLAGS_EXTRA=(-fsanitize=fuzzer-no-link)
     if [[ $SANITIZER == address ]]; then
@@ -515,6 +517,7 @@ key_manifest() {
         # The plain variant uses neither, so editing them does not rebuild it.
         echo "hook-header: $(sha256_of_file "$HOOK_HEADER")"
         echo "hook-stub: $(sha256_of_file "$HOOK_STUB")"
+        echo "coverage-ignorelist: $(sha256_of_file "$COVERAGE_IGNORE")"
     fi
 }
 
