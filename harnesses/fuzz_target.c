@@ -59,8 +59,9 @@ static struct shared_result *shared;
  * as extra features and clears it before each input.  Each execution
  * folds its switches into it (ftfuzz_sched_interleaving), so a schedule
  * that reaches known code in a new order still counts as new.
- * FTFUZZ_INTERLEAVING: sites (default), chains (sites and consecutive
- * pairs of them) or off.
+ * FTFUZZ_INTERLEAVING: sites (default), preemptions (sites of the
+ * switches the schedule forced only), chains (sites and consecutive pairs
+ * of them) or off.
  */
 #define IL_COUNTERS (1 << 16)
 __asm__(".section __libfuzzer_extra_counters,\"aw\",@nobits\n"
@@ -80,11 +81,13 @@ harness_interleaving_init(void)
         il_features = FTFUZZ_IL_SITES;
     else if (strcmp(v, "chains") == 0)
         il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS;
+    else if (strcmp(v, "preemptions") == 0)
+        il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_PREEMPTIONS;
     else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
         il_features = 0;
     else {
         fprintf(stderr, "ftfuzz: FTFUZZ_INTERLEAVING=%s: expected sites, "
-                        "chains or off\n", v);
+                        "preemptions, chains or off\n", v);
         exit(2);
     }
 }

@@ -165,6 +165,9 @@ ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
             stopped[sw->from] = site;
         if (sw->step < from)
             continue;
+        if ((features & FTFUZZ_IL_PREEMPTIONS)
+            && !(sw->flags & SCHED_SWITCH_PREEMPT))
+            continue;
         uint64_t pair = mix64((uint64_t)site * 0x9e3779b97f4a7c15ull
                               ^ (uint64_t)resumed);
         if (features & FTFUZZ_IL_SITES)

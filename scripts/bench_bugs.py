@@ -50,8 +50,13 @@ PLAIN_PYTHON = os.path.join(BUILD, "cpython-plain", "bin", "python3")
 BENCHMARKS = os.path.join(ROOT, "BENCHMARKS.md")
 
 STRATEGIES = ["random", "pct:1", "pct:2", "pct:3"]
-FUZZERS = [("fuzzer, edges", "off"), ("fuzzer, edges + interleavings",
-                                      "sites")]
+
+
+def fuzzers(args):
+    """(column, FTFUZZ_INTERLEAVING) of the two fuzzer columns."""
+    mode = getattr(args, "interleaving", None) or "sites"
+    return [("fuzzer, edges", "off"),
+            (f"fuzzer, edges + interleavings ({mode})", mode)]
 
 # --- the program format, enough to build and edit inputs ---------------------
 
@@ -314,7 +319,7 @@ def machine():
 
 
 def table(results, args):
-    cols = STRATEGIES + [label for label, _ in FUZZERS]
+    cols = STRATEGIES + [label for label, _ in fuzzers(args)]
     lines = [
         "<!-- bugs:begin (written by scripts/bench_bugs.py) -->",
         "## Finding known races: strategies, fuzzer, real threads",
@@ -344,7 +349,7 @@ def table(results, args):
         row = [cell(r["explore"][s], r["explore_s"][s], args.budget)
                for s in STRATEGIES]
         row += [cell(r["fuzz"][mode], r["fuzz_s"][mode], args.fuzz_budget)
-                for _, mode in FUZZERS]
+                for _, mode in fuzzers(args)]
         best = [m for m in (median_or_none(v, len(v))
                             for v in list(r["explore"].values())
                             + list(r["fuzz"].values())) if m is not None]
@@ -374,7 +379,8 @@ def table(results, args):
     cov = []
     for name, r in results.items():
         off = median_or_none(r["fuzz"]["off"], len(r["fuzz"]["off"]))
-        on = median_or_none(r["fuzz"]["sites"], len(r["fuzz"]["sites"]))
+        mode = fuzzers(args)[1][1]
+        on = median_or_none(r["fuzz"][mode], len(r["fuzz"][mode]))
         cov.append((name, off, on))
     better = sum(1 for _, off, on in cov
                  if on is not None and (off is None or on < off))
@@ -417,6 +423,10 @@ def main():
                          "(default 120)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="runs at once (default: the number of cores)")
+    ap.add_argument("--interleaving", default="sites",
+                    choices=["sites", "preemptions", "chains"],
+                    help="FTFUZZ_INTERLEAVING of the second fuzzer column "
+                         "(default sites)")
     ap.add_argument("--races", default="",
                     help="comma-separated race names (default: all)")
     ap.add_argument("--no-write", action="store_true",
@@ -462,8 +472,10 @@ def main():
                                   for s in STRATEGIES},
                       "explore_s": {s: [None] * args.seeds
                                     for s in STRATEGIES},
-                      "fuzz": {m: [None] * args.seeds for _, m in FUZZERS},
-                      "fuzz_s": {m: [None] * args.seeds for _, m in FUZZERS},
+                      "fuzz": {m: [None] * args.seeds
+                               for _, m in fuzzers(args)},
+                      "fuzz_s": {m: [None] * args.seeds
+                                 for _, m in fuzzers(args)},
                       "seconds": 0.0, "real": None, "what": r[4]}
                for r in all_races}
     tasks = []
@@ -471,7 +483,7 @@ def main():
         for s in STRATEGIES:
             for i, b in enumerate(bases):
                 tasks.append(("explore", race, s, i, b))
-        for _, m in FUZZERS:
+        for _, m in fuzzers(args):
             for i in range(args.seeds):
                 tasks.append(("fuzz", race, m, i, bases[i]))
     done = 0

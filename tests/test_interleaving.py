@@ -96,14 +96,28 @@ def test_off_gives_no_features_and_chains_give_more(tmp_path):
     assert len(chains[0]) > len(sites[0])
 
 
+def test_preemptions_count_only_the_switches_the_schedule_forced(tmp_path):
+    # without a preemption the threads still hand over (one finishes, the
+    # next runs): sites sees those switches, preemptions does not
+    none = write(tmp_path, "none", list_program())
+    one = write(tmp_path, "one", one_preemption(41))
+    _, sites = run_target([none, one], FTFUZZ_INTERLEAVING="sites")
+    _, pre = run_target([none, one], FTFUZZ_INTERLEAVING="preemptions")
+    assert sites[0], "hand-offs at thread exit are switches"
+    assert pre[0] == frozenset()
+    assert pre[1], "the forced switch is a feature"
+    indices = {f.split(":")[0] for f in sites[1]}
+    assert {f.split(":")[0] for f in pre[1]} < indices
+
+
 def test_a_bad_mode_is_refused(tmp_path):
     a = write(tmp_path, "a", one_preemption(5))
     r = subprocess.run([FUZZ_LIST, str(a)], capture_output=True, text=True,
                        env=dict(os.environ, FTFUZZ_INTERLEAVING="edges"),
                        timeout=600)
     assert r.returncode == 2
-    assert "FTFUZZ_INTERLEAVING=edges: expected sites, chains or off" \
-        in r.stderr
+    assert "FTFUZZ_INTERLEAVING=edges: expected sites, preemptions, chains " \
+        "or off" in r.stderr
 
 
 def libfuzzer_figures(corpus, mode):

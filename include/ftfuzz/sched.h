@@ -229,12 +229,16 @@ FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_snapshot(void);
  * switch's pair (the call site where a thread lost the turn, the call site
  * where the thread that got it had stopped, or its start) is one feature
  * with FTFUZZ_IL_SITES; FTFUZZ_IL_CHAINS adds each two consecutive pairs,
- * which tells orders apart.  Costs nothing at scheduling points: it reads
- * the trace, once per session.
+ * which tells orders apart.  FTFUZZ_IL_PREEMPTIONS keeps only the switches
+ * the strategy chose while the running thread could have gone on: hand-offs
+ * at blocking points follow from the operations, which edge coverage
+ * already sees.  Costs nothing at scheduling points: it reads the trace,
+ * once per session.
  */
 enum ftfuzz_interleaving_features {
     FTFUZZ_IL_SITES = 1,
     FTFUZZ_IL_CHAINS = 2,
+    FTFUZZ_IL_PREEMPTIONS = 4,
 };
 FTFUZZ_EXPORT void ftfuzz_sched_interleaving(uint8_t *counters, size_t n,
                                              unsigned features);
