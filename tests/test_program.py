@@ -331,12 +331,22 @@ def test_mutations_of_every_kind_are_observed():
     assert r["mutations"] == 1000
     kinds = [k for k in r if k not in ("mutations", "min_threads_after_two",
                                        "unchanged")]
-    assert len(kinds) == 21
+    assert len(kinds) == 22
     assert [k for k in kinds if r[k] == 0] == []
     # every mutation changes the program
     assert r["unchanged"] == 0
     # threads are only removed down to two
     assert r["min_threads_after_two"] >= 2
+
+
+def test_half_the_mutations_change_only_the_schedule():
+    # a race is usually where the threads switch in operations that are
+    # already right: half the mutations keep them and move the switches
+    r = unit("schedonly", 2000)
+    assert r["mutations"] == 2000
+    assert r["schedule_only"] >= 0.4 * 2000, r
+    # and the rest still change the operations, threads or objects
+    assert r["schedule_only"] <= 0.75 * 2000, r
 
 
 def test_byte_mutator_hook_is_used_for_schedule_bytes_and_numbers():

@@ -15,6 +15,8 @@
  *   kinds N SEED          N chained mutations, changes observed by kind
  *   bytehook N            the installed byte mutator is used
  *   crossmix N SEED       cross-over children take from both parents
+ *   schedonly N           of N mutations of one program, how many change
+ *                         its schedule only
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -430,7 +432,7 @@ cmd_maxsize(void)
     X(threads_added) X(threads_removed) \
     X(objects_added) X(objects_removed) \
     X(object_kind) X(object_size) X(object_source) \
-    X(schedule_strategy) X(schedule_depth) X(schedule_seed) \
+    X(schedule_strategy) X(schedule_depth) X(schedule_seed) X(schedule_k) \
     X(schedule_bytes) X(schedule_pairs_added) X(schedule_pairs_removed) \
     X(unchanged)
 
@@ -546,6 +548,8 @@ classify(const prog_program *a, const prog_program *b, struct kinds *k)
         SEEN(schedule_depth);
     if (s->seed != r->seed)
         SEEN(schedule_seed);
+    if (s->k != r->k)
+        SEEN(schedule_k);
     if (s->nbytes != r->nbytes || memcmp(s->bytes, r->bytes, s->nbytes))
         SEEN(schedule_bytes);
     if (count_pairs(r) > count_pairs(s))
@@ -706,6 +710,32 @@ cmd_crossmix(int n)
     return 0;
 }
 
+static int
+cmd_schedonly(int n)
+{
+    uint8_t buf[4096];
+    prog_program a, b;
+    long schedule_only = 0, schedule_changed = 0;
+    seed_program(&a);
+    size_t len = prog_encode(&a, buf, sizeof buf);
+    for (int i = 0; i < n; i++) {
+        uint8_t out[4096];
+        memcpy(out, buf, len);
+        size_t m = prog_mutate(out, len, sizeof out, (unsigned)i);
+        CHECK(m > 0);
+        CHECK(decode_checked(out, m, &b) == 0);
+        int sched_differs = memcmp(&a.schedule, &b.schedule,
+                                   sizeof a.schedule) != 0;
+        b.schedule = a.schedule;
+        schedule_changed += sched_differs;
+        schedule_only += sched_differs && prog_equal(&a, &b);
+    }
+    printf("{\"mutations\": %d, \"schedule_only\": %ld, "
+           "\"schedule_changed\": %ld}\n", n, schedule_only,
+           schedule_changed);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -739,6 +769,8 @@ main(int argc, char **argv)
         return cmd_kinds(n, (unsigned)rng_state);
     if (!strcmp(cmd, "bytehook"))
         return cmd_bytehook(n);
+    if (!strcmp(cmd, "schedonly"))
+        return cmd_schedonly(n);
     if (!strcmp(cmd, "crossmix"))
         return cmd_crossmix(n);
     fprintf(stderr, "unknown command %s\n", cmd);
