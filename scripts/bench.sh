@@ -153,6 +153,7 @@ Command: \`make bench\` (scripts/bench.sh). Machine: $machine. Executions/s: med
 | the same on the fuzz variant (hooks idle, libFuzzer coverage on) | ${fuzz_s} s (${slow}x) | |
 
 Each execution forks a child from the initialised interpreter, starts and
-joins real Python threads under the scheduler and then collects garbage
-over the whole heap, the refcount oracle (docs/harness.md, \"Costs\": the
-collection is about 60% of an execution)."
+joins real Python threads under the scheduler and then collects the
+garbage made since start-up, the refcount oracle. The fork and its
+copy-on-write faults are about 40% of an execution (docs/harness.md,
+\"Costs\")."
