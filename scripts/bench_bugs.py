@@ -416,8 +416,8 @@ def main():
                     help="seed bases per figure (default 5)")
     ap.add_argument("--budget", type=int, default=300,
                     help="schedules per strategy run (default 300)")
-    ap.add_argument("--fuzz-budget", type=int, default=600,
-                    help="libFuzzer executions per run (default 600)")
+    ap.add_argument("--fuzz-budget", type=int, default=1000,
+                    help="libFuzzer executions per run (default 1000)")
     ap.add_argument("--real-seconds", type=int, default=120,
                     help="most seconds of real threads per race "
                          "(default 120)")
