@@ -347,6 +347,26 @@ def test_fragment(variant):
     info = (Path(v["PY_HOME"]) / "ftfuzz-build-info.txt").read_text()
     assert f"variant: {variant.split('-')[0]}\n" in info
     assert ("hook-header:" in info) == fuzz
+    assert ("coverage-ignorelist:" in info) == fuzz
+
+
+def archive_member_has_coverage(lib, member, tmp_path):
+    out = tmp_path / member
+    out.write_bytes(subprocess.run(["ar", "p", lib, member], check=True,
+                                   capture_output=True).stdout)
+    r = subprocess.run(["llvm-objdump-19", "-h", str(out)], check=True,
+                       capture_output=True, text=True)
+    return "__sancov_cntrs" in r.stdout
+
+
+@pytest.mark.skipif("fuzz" not in BUILT, reason="the fuzz variant is ASan")
+def test_the_collector_has_no_coverage(tmp_path):
+    # scripts/cpython-coverage-ignore.txt: the collector walks the whole
+    # heap after every execution; its edges would only measure the heap
+    lib = read_fragment("fuzz")["PY_STATIC_LIB"]
+    assert not archive_member_has_coverage(lib, "gc_free_threading.o",
+                                           tmp_path)
+    assert archive_member_has_coverage(lib, "listobject.o", tmp_path)
 
 
 @pytest.mark.parametrize("variant", BUILT)
