@@ -15,8 +15,9 @@
  *      under the scheduler;
  *   4. closes the session with the main thread detached, so that a thread
  *      still finishing can stop the world;
- *   5. collects garbage again: the debug build's collector checks every
- *      object's reference count, a cheap oracle for broken ones.
+ *   5. collects garbage again: the debug build's collector checks the
+ *      reference count of every object made since start-up (harness_init
+ *      freezes the rest), a cheap oracle for broken ones.
  *
  * An exception raised by an operation is its result, not a failure.
  */

@@ -514,7 +514,8 @@ key_manifest() {
     echo "cflags: ${CFLAGS_EXTRA[*]//$ROOT/<ROOT>}"
     echo "ldflags: ${LDFLAGS_EXTRA[*]}"
     if [[ $VARIANT == fuzz ]]; then
-        # The plain variant uses neither, so editing them does not rebuild it.
+        # The plain variant uses none of these, so editing them does not
+        # rebuild it.
         echo "hook-header: $(sha256_of_file "$HOOK_HEADER")"
         echo "hook-stub: $(sha256_of_file "$HOOK_STUB")"
         echo "coverage-ignorelist: $(sha256_of_file "$COVERAGE_IGNORE")"

@@ -352,8 +352,8 @@ def test_fragment(variant):
 
 def archive_member_has_coverage(lib, member, tmp_path):
     out = tmp_path / member
-    out.write_bytes(subprocess.run(["ar", "p", lib, member], check=True,
-                                   capture_output=True).stdout)
+    out.write_bytes(subprocess.run(["llvm-ar-19", "p", lib, member],
+                                   check=True, capture_output=True).stdout)
     r = subprocess.run(["llvm-objdump-19", "-h", str(out)], check=True,
                        capture_output=True, text=True)
     return "__sancov_cntrs" in r.stdout

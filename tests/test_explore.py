@@ -91,6 +91,47 @@ def test_random_strategy_explores_a_scenario(tmp_path):
     assert "strategy random, seeds 0..19" in r.stdout
 
 
+PARENT_STATE = '''
+import gc
+import sys
+
+
+def marker():
+    pass
+
+
+def setup():
+    # runs in the forked child before any of the program's threads start
+    return {"frozen": gc.get_freeze_count(),
+            "immortal": sys.getrefcount(marker) > 2**30}
+
+
+def thread_a(state):
+    pass
+
+
+def thread_b(state):
+    pass
+
+
+def check(state):
+    assert state["frozen"] > 1000, state
+    assert state["immortal"], state
+'''
+
+
+def test_executions_start_from_a_frozen_parent_that_had_a_thread(tmp_path):
+    """docs/harness.md "Costs": the parent starts one thread (which
+    immortalizes deferred-refcount objects, such as this module-level
+    function) and freezes its heap before forking, so neither is redone,
+    nor walked by the collector, in each execution."""
+    path = tmp_path / "parent_state.py"
+    path.write_text(PARENT_STATE)
+    r = explore(path, tmp_path / "out", "--iterations", "3")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "no failing schedule in 3 iterations" in r.stdout
+
+
 def test_an_exception_escaping_a_thread_is_a_failure(tmp_path):
     path = tmp_path / "raises.py"
     path.write_text("def thread_a():\n    pass\n\n"
