@@ -61,7 +61,8 @@ static struct shared_result *shared;
  * that reaches known code in a new order still counts as new.
  * FTFUZZ_INTERLEAVING: sites (default), preemptions (sites of the
  * switches the schedule forced only), chains (sites and consecutive pairs
- * of them) or off.
+ * of them), readsfrom (pairs of sites of an atomic read and of the other
+ * thread's write it saw), all (sites and readsfrom) or off.
  */
 #define IL_COUNTERS (1 << 16)
 __asm__(".section __libfuzzer_extra_counters,\"aw\",@nobits\n"
@@ -83,13 +84,18 @@ harness_interleaving_init(void)
         il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS;
     else if (strcmp(v, "preemptions") == 0)
         il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_PREEMPTIONS;
+    else if (strcmp(v, "readsfrom") == 0)
+        il_features = FTFUZZ_IL_READS_FROM;
+    else if (strcmp(v, "all") == 0)
+        il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_READS_FROM;
     else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
         il_features = 0;
     else {
         fprintf(stderr, "ftfuzz: FTFUZZ_INTERLEAVING=%s: expected sites, "
-                        "preemptions, chains or off\n", v);
+                        "preemptions, chains, readsfrom, all or off\n", v);
         exit(2);
     }
+    harness_reads_from = (il_features & FTFUZZ_IL_READS_FROM) != 0;
 }
 static int harness_dso_counters(struct dl_phdr_info *info, size_t size,
                                 void *data);

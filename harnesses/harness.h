@@ -41,6 +41,9 @@ void harness_init(const char *argv0, int family);
 ftfuzz_sched_result harness_run(const prog_program *p, int family,
                                 int warm_up);
 
+/* Non-zero: sessions record reads-from pairs (FTFUZZ_IL_READS_FROM). */
+extern int harness_reads_from;
+
 /* Maps a program's object kind into the family. */
 int harness_object_kind(int family, uint32_t kind);
 

@@ -58,6 +58,7 @@ harness_on_finding(int verdict, const char *report)
 }
 
 /* The execution report mode describes (not the warm-up run). */
+int harness_reads_from;
 static const prog_program *reported;
 
 static const char runner_code[] =
@@ -442,6 +443,7 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
         harness_die("out of memory");
 
     ftfuzz_sched_config cfg = {.strategy = strategy,
+                               .reads_from = harness_reads_from,
                                .on_finding = harness_on_finding};
     if (check) {
         reported = p;

@@ -135,7 +135,10 @@ sched_set_next_consult(void)
         next = sched.max_steps;
     if (next <= ftfuzz_sched_step)
         next = ftfuzz_sched_step + 1;
-    ftfuzz_sched_next = next;
+    /* reads-from pairs need every atomic access; the decisions still come
+     * at the same steps */
+    sched.consult = next;
+    ftfuzz_sched_next = sched.reads_from ? ftfuzz_sched_step + 1 : next;
 }
 
 static void
@@ -325,10 +328,19 @@ sched_atomic_slow(struct sched_thread *self, int kind, const void *site)
 FTFUZZ_EXPORT void
 ftfuzz_atomic_point(const volatile void *addr, int kind)
 {
-    (void)addr;
     struct sched_thread *self = sched_self;
     if (__builtin_expect(self == NULL, 0))
         return;
+    if (sched.reads_from) {
+        /* the access happens right after this returns, with the turn:
+         * record it then, in the order the accesses take effect */
+        if (ftfuzz_sched_step >= sched.consult)
+            sched_atomic_slow(self, kind, __builtin_return_address(0));
+        else
+            ftfuzz_sched_next = ftfuzz_sched_step + 1;
+        sched_rf_access(self->id, addr, kind, __builtin_return_address(0));
+        return;
+    }
     sched_atomic_slow(self, kind, __builtin_return_address(0));
 }
 
@@ -505,6 +517,9 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     sched.on_finding =
         cfg->on_finding ? cfg->on_finding : sched_default_on_finding;
     sched.trace_callers = cfg->trace_callers;
+    sched.reads_from = cfg->reads_from;
+    if (sched.reads_from)
+        sched_rf_reset();
     if (cfg->trace_out)
         snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
                  cfg->trace_out);

@@ -116,6 +116,8 @@ struct sched_session {
     void (*on_finding)(int verdict, const char *report);
     char trace_out[4096];
     int trace_callers;
+    int reads_from;            /* record reads-from pairs (reads_from.c) */
+    uint64_t consult;          /* with reads_from: the step that decides */
     unsigned watchdog_seconds;
     char strategy_text[256];
 };
@@ -161,6 +163,12 @@ void sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
 uint64_t sched_trace_final_hash(void);
 size_t sched_trace_count(void);
 const struct sched_switch *sched_trace_at(size_t i);
+
+/* reads_from.c */
+void sched_rf_reset(void);
+void sched_rf_access(unsigned tid, const volatile void *addr, int kind,
+                     const void *site);
+void sched_rf_fold(uint8_t *counters, size_t n);
 
 /* report.c */
 void sched_report_threads(char **buf, size_t *len, size_t *cap);

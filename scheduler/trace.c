@@ -151,6 +151,8 @@ ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
 {
     if (!counters || n == 0 || !features)
         return;
+    if (features & FTFUZZ_IL_READS_FROM)
+        sched_rf_fold(counters, n);
     /* where each thread stopped last; a thread that never ran resumes at
      * its start, the same token for all */
     uintptr_t stopped[FTFUZZ_SCHED_MAX_THREADS] = {0};
@@ -165,6 +167,8 @@ ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
             stopped[sw->from] = site;
         if (sw->step < from)
             continue;
+        if (!(features & (FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS)))
+            break;
         if ((features & FTFUZZ_IL_PREEMPTIONS)
             && !(sw->flags & SCHED_SWITCH_PREEMPT))
             continue;

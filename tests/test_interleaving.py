@@ -110,14 +110,37 @@ def test_preemptions_count_only_the_switches_the_schedule_forced(tmp_path):
     assert {f.split(":")[0] for f in pre[1]} < indices
 
 
+def test_reads_from_features_follow_the_interleaving(tmp_path):
+    """readsfrom: pairs (atomic read, the other thread's write it saw).
+    The same input gives the same pairs, the decisions are those of the
+    default mode, and a preemption that changes which write a read sees
+    changes the pairs.  They are coarser than call-site pairs: a switch
+    that changes no read's writer adds nothing."""
+    files = [write(tmp_path, f"d{d}", one_preemption(d))
+             for d in range(1, 120, 6)]
+    hashes, rf = run_target(files + files[:1],
+                            FTFUZZ_INTERLEAVING="readsfrom")
+    site_hashes, sites = run_target(files, FTFUZZ_INTERLEAVING="sites")
+    _, both = run_target(files[:1], FTFUZZ_INTERLEAVING="all")
+    assert hashes[:-1] == site_hashes
+    assert hashes[0] == hashes[-1]
+    assert rf[0] == rf[-1] and rf[0]
+    assert 2 <= len(set(rf[:-1])) < len(set(sites)), \
+        (len(set(rf[:-1])), len(set(sites)))
+
+    def indices(f):
+        return {x.split(":")[0] for x in f}
+    assert indices(both[0]) == indices(rf[0]) | indices(sites[0])
+
+
 def test_a_bad_mode_is_refused(tmp_path):
     a = write(tmp_path, "a", one_preemption(5))
     r = subprocess.run([FUZZ_LIST, str(a)], capture_output=True, text=True,
                        env=dict(os.environ, FTFUZZ_INTERLEAVING="edges"),
                        timeout=600)
     assert r.returncode == 2
-    assert "FTFUZZ_INTERLEAVING=edges: expected sites, preemptions, chains " \
-        "or off" in r.stderr
+    assert "FTFUZZ_INTERLEAVING=edges: expected sites, preemptions, chains, " \
+        "readsfrom, all or off" in r.stderr
 
 
 def libfuzzer_figures(corpus, mode):

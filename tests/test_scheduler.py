@@ -174,6 +174,42 @@ def test_threads_created_outside_a_session_run_freely():
     assert int(m.group(3)) == -1   # the session is closed afterwards
 
 
+def reads_from_sessions(*args):
+    r = run([prog("reads_from"), *map(str, args)], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = re.findall(r"last (\d) steps (\d+) hash (0x[0-9a-f]+) "
+                      r"features(.*)", r.stdout)
+    assert len(rows) == len(args) - args.count("off"), r.stdout
+    return [(int(last), steps, h, frozenset(f.split()))
+            for last, steps, h, f in rows]
+
+
+def test_reads_from_pairs_name_the_write_each_read_saw():
+    """Two writers race to store x; a reader then loads it.  The feature is
+    the pair (the load, the store it saw): the same for every schedule in
+    which the same writer was last, and another one for the other writer.
+    The reader's read of its own store is no pair."""
+    seeds = list(range(1, 21))
+    rows = reads_from_sessions(*seeds)
+    by_last = {}
+    for last, _, _, features in rows:
+        assert len(features) == 1, rows
+        by_last.setdefault(last, set()).add(features)
+    assert sorted(by_last) == [1, 2], "both orders occur in 20 schedules"
+    assert all(len(v) == 1 for v in by_last.values()), by_last
+    assert by_last[1] != by_last[2]
+
+
+def test_reads_from_costs_no_decision_and_no_stale_writer():
+    on = reads_from_sessions(1, 2, 3, "alone")
+    off = reads_from_sessions("off", 1, 2, 3)
+    # the extra call at every atomic point moves no switch
+    assert [r[:3] for r in on[:3]] == [r[:3] for r in off]
+    assert all(not r[3] for r in off)
+    # a session starts empty: the writers of the one before are not seen
+    assert on[3][3] == frozenset()
+
+
 def test_virtual_time():
     r = run([prog("virtual_time")], timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -183,6 +183,9 @@ typedef struct ftfuzz_sched_config {
     /* record each switch's call stack too (up to FTFUZZ_TRACE_CALLERS
      * frames) for reports; costs an unwind per switch */
     int trace_callers;
+    /* record which thread's write each atomic read saw, for
+     * FTFUZZ_IL_READS_FROM; costs a call at every atomic point */
+    int reads_from;
     /*
      * Called with the verdict and the report text when a finding ends the
      * session (deadlock, livelock, hang, divergence); the default prints
@@ -233,12 +236,16 @@ FTFUZZ_EXPORT ftfuzz_sched_result ftfuzz_sched_snapshot(void);
  * the strategy chose while the running thread could have gone on: hand-offs
  * at blocking points follow from the operations, which edge coverage
  * already sees.  Costs nothing at scheduling points: it reads the trace,
- * once per session.
+ * once per session.  FTFUZZ_IL_READS_FROM adds, for each atomic read
+ * (from the mark on) whose location another thread wrote last, the pair
+ * (site of the read, site of that write); the session must have been
+ * opened with reads_from.
  */
 enum ftfuzz_interleaving_features {
     FTFUZZ_IL_SITES = 1,
     FTFUZZ_IL_CHAINS = 2,
     FTFUZZ_IL_PREEMPTIONS = 4,
+    FTFUZZ_IL_READS_FROM = 8,
 };
 FTFUZZ_EXPORT void ftfuzz_sched_interleaving(uint8_t *counters, size_t n,
                                              unsigned features);

@@ -19,13 +19,15 @@ $(SCHED_TEST_DIR)/lost_update_modified: tests/sched/lost_update.c $(SCHED_TEST_D
 	scripts/ftfuzz-cc $(SCHED_TEST_CFLAGS) -DEXTRA_POINT $< -o $@
 
 # The library API without the automatic session.
-$(SCHED_TEST_DIR)/unmanaged: tests/sched/unmanaged.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+SCHED_API_TESTS := unmanaged reads_from
+$(foreach p,$(SCHED_API_TESTS),$(SCHED_TEST_DIR)/$(p)): $(SCHED_TEST_DIR)/%: tests/sched/%.c $(SCHED_LIB) $(WRAP_FLAGS_FILE) include/ftfuzz/atomic_hooks.h
 	@mkdir -p $(@D)
 	$(CC) $(SCHED_TEST_CFLAGS) -I$(ROOT)/include -include include/ftfuzz/atomic_hooks.h -pthread $< -o $@ $(SCHED_LDFLAGS)
 
 TEST_PROGRAMS += $(foreach p,$(SCHED_TWINS),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_DIR)/$(p)_correct) \
                  $(foreach p,$(SCHED_SINGLES),$(SCHED_TEST_DIR)/$(p)) \
-                 $(SCHED_TEST_DIR)/lost_update_modified $(SCHED_TEST_DIR)/unmanaged
+                 $(SCHED_TEST_DIR)/lost_update_modified \
+                 $(foreach p,$(SCHED_API_TESTS),$(SCHED_TEST_DIR)/$(p))
 
 $(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
 	@mkdir -p $(@D)
