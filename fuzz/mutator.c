@@ -578,6 +578,23 @@ prog_mut_schedule_seed(prog_rng *r, prog_program *p)
     return 1;
 }
 
+/* A fresh schedule from the two strategies that find the bench-bugs races
+ * in the fewest tries (random, then pct@mark with d = 2 or 3): a new
+ * sample, where the other schedule mutations tweak the one there is. */
+static int
+prog_mut_schedule_reroll(prog_rng *r, prog_program *p)
+{
+    prog_schedule *s = &p->schedule;
+    if (prog_one_in(r, 2)) {
+        s->strategy = PROG_SCHED_RANDOM;
+    } else {
+        s->strategy = PROG_SCHED_PCT_OPS;
+        s->depth = 2 + prog_below(r, 2);
+    }
+    s->seed = prog_next(r);
+    return 1;
+}
+
 /* pct@mark's k: how far after the first operation its change points may
  * fall; only meaningful for that strategy. */
 static int
@@ -704,6 +721,7 @@ static const struct prog_mutation {
     {prog_mut_schedule_bytes, 4},
     {prog_mut_schedule_pair_insert, 3},
     {prog_mut_schedule_pair_delete, 2},
+    {prog_mut_schedule_reroll, 4},
 };
 #define PROG_NMUTATIONS (sizeof prog_mutations / sizeof prog_mutations[0])
 

@@ -33,17 +33,6 @@ static uint32_t rf_gen;
 static uint8_t rf_pairs[RF_PAIRS];
 static int rf_any;
 
-static uint64_t
-rf_mix(uint64_t x)
-{
-    x ^= x >> 31;
-    x *= 0x7fb5d329728ea185ull;
-    x ^= x >> 27;
-    x *= 0x81dadef4bc2dd44dull;
-    x ^= x >> 33;
-    return x;
-}
-
 void
 sched_rf_reset(void)
 {
@@ -57,7 +46,7 @@ sched_rf_reset(void)
 static struct rf_slot *
 rf_find(uintptr_t addr, int insert)
 {
-    uint32_t h = (uint32_t)rf_mix(addr) & (RF_SLOTS - 1);
+    uint32_t h = (uint32_t)sched_mix64(addr) & (RF_SLOTS - 1);
     for (unsigned i = 0; i < RF_PROBES; i++) {
         struct rf_slot *s = &rf_table[(h + i) & (RF_SLOTS - 1)];
         if (s->gen != rf_gen)
@@ -82,9 +71,8 @@ sched_rf_access(unsigned tid, const volatile void *addr, int kind,
     if (reads && sched.marked) {
         struct rf_slot *s = rf_find(a, 0);
         if (s && s->tid != tid) {
-            uint8_t *c = &rf_pairs[rf_mix((uint64_t)(uintptr_t)site
-                                          * 0x9e3779b97f4a7c15ull
-                                          ^ s->site) & (RF_PAIRS - 1)];
+            uint8_t *c = &rf_pairs[sched_site_pair((uintptr_t)site, s->site)
+                                   & (RF_PAIRS - 1)];
             if (*c != UINT8_MAX)
                 (*c)++;
             rf_any = 1;

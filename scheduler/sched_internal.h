@@ -164,6 +164,25 @@ uint64_t sched_trace_final_hash(void);
 size_t sched_trace_count(void);
 const struct sched_switch *sched_trace_at(size_t i);
 
+/* splitmix64's finalizer: hashes for the trace and the features. */
+static inline uint64_t
+sched_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* A feature from two call sites, ordered. */
+static inline uint64_t
+sched_site_pair(uintptr_t a, uintptr_t b)
+{
+    return sched_mix64((uint64_t)a * 0x9e3779b97f4a7c15ull ^ (uint64_t)b);
+}
+
 /* reads_from.c */
 void sched_rf_reset(void);
 void sched_rf_access(unsigned tid, const volatile void *addr, int kind,

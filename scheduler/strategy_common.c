@@ -13,10 +13,7 @@
 uint64_t
 sched_rng_next(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return sched_mix64(*state += 0x9e3779b97f4a7c15ull);
 }
 
 /* Uniform in [0, 1). */

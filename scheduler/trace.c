@@ -30,17 +30,6 @@ static uint64_t trace_hash;
 
 #define TRACE_HASH_SEED 0xcbf29ce484222325ull
 
-static uint64_t
-mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 void
 sched_trace_reset(void)
 {
@@ -52,11 +41,11 @@ void
 sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
                    int flags, const void *site, int want_callers)
 {
-    trace_hash = mix64(trace_hash ^ step);
-    trace_hash = mix64(trace_hash ^ ((uint64_t)from | (uint64_t)to << 16
-                                     | (uint64_t)kind << 32
-                                     | (uint64_t)(flags & SCHED_SWITCH_TIMEOUT)
-                                         << 40));
+    trace_hash = sched_mix64(trace_hash ^ step);
+    uint64_t what = (uint64_t)from | (uint64_t)to << 16
+                    | (uint64_t)kind << 32
+                    | (uint64_t)(flags & SCHED_SWITCH_TIMEOUT) << 40;
+    trace_hash = sched_mix64(trace_hash ^ what);
     if (trace_len == trace_cap) {
         size_t cap = trace_cap ? trace_cap * 2 : 1024;
         struct sched_switch *p = realloc(trace, cap * sizeof *p);
@@ -80,7 +69,7 @@ sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
 uint64_t
 sched_trace_final_hash(void)
 {
-    return mix64(trace_hash ^ mix64(ftfuzz_sched_step));
+    return sched_mix64(trace_hash ^ sched_mix64(ftfuzz_sched_step));
 }
 
 size_t
@@ -141,7 +130,7 @@ ftfuzz_sched_write_trace(const char *path)
 static void
 il_bump(uint8_t *counters, size_t n, uint64_t h)
 {
-    uint8_t *c = &counters[mix64(h) % n];
+    uint8_t *c = &counters[sched_mix64(h) % n];
     if (*c != UINT8_MAX)
         (*c)++;
 }
@@ -172,8 +161,7 @@ ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
         if ((features & FTFUZZ_IL_PREEMPTIONS)
             && !(sw->flags & SCHED_SWITCH_PREEMPT))
             continue;
-        uint64_t pair = mix64((uint64_t)site * 0x9e3779b97f4a7c15ull
-                              ^ (uint64_t)resumed);
+        uint64_t pair = sched_site_pair(site, resumed);
         if (features & FTFUZZ_IL_SITES)
             il_bump(counters, n, pair);
         if ((features & FTFUZZ_IL_CHAINS) && prev)

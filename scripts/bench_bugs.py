@@ -424,7 +424,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="runs at once (default: the number of cores)")
     ap.add_argument("--interleaving", default="sites",
-                    choices=["sites", "preemptions", "chains"],
+                    choices=["sites", "preemptions", "chains", "readsfrom",
+                             "all"],
                     help="FTFUZZ_INTERLEAVING of the second fuzzer column "
                          "(default sites)")
     ap.add_argument("--races", default="",

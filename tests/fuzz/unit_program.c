@@ -16,7 +16,8 @@
  *   bytehook N            the installed byte mutator is used
  *   crossmix N SEED       cross-over children take from both parents
  *   schedonly N           of N mutations of one program, how many change
- *                         its schedule only
+ *                         its schedule only, and how many draw a new
+ *                         random or pct@mark schedule
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -715,7 +716,7 @@ cmd_schedonly(int n)
 {
     uint8_t buf[4096];
     prog_program a, b;
-    long schedule_only = 0, schedule_changed = 0;
+    long schedule_only = 0, schedule_changed = 0, fresh = 0;
     seed_program(&a);
     size_t len = prog_encode(&a, buf, sizeof buf);
     for (int i = 0; i < n; i++) {
@@ -726,13 +727,19 @@ cmd_schedonly(int n)
         CHECK(decode_checked(out, m, &b) == 0);
         int sched_differs = memcmp(&a.schedule, &b.schedule,
                                    sizeof a.schedule) != 0;
+        /* a new sample of the strategies that find races fastest */
+        int sample = (b.schedule.strategy == PROG_SCHED_RANDOM
+                      || b.schedule.strategy == PROG_SCHED_PCT_OPS)
+                     && b.schedule.strategy != a.schedule.strategy
+                     && b.schedule.seed != a.schedule.seed;
         b.schedule = a.schedule;
         schedule_changed += sched_differs;
         schedule_only += sched_differs && prog_equal(&a, &b);
+        fresh += sample && prog_equal(&a, &b);
     }
     printf("{\"mutations\": %d, \"schedule_only\": %ld, "
-           "\"schedule_changed\": %ld}\n", n, schedule_only,
-           schedule_changed);
+           "\"schedule_changed\": %ld, \"fresh_samples\": %ld}\n", n,
+           schedule_only, schedule_changed, fresh);
     return 0;
 }
 
