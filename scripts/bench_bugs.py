@@ -14,17 +14,17 @@ example extension's two races) it measures, on this machine, in one run:
   - the same race as a plain Python program (the reproducer `ftfuzz
     replay` writes) on real threads of the plain free-threaded debug
     CPython, fresh threads for every run, for the wall-clock time ftfuzz
-    spent on that race (capped): runs until it crashed, or that it never
-    did.
+    spent on that race (capped), started again after each crash: runs per
+    crash, or that it never crashed.
 
 Each ftfuzz figure is the median over --seeds seed bases (0, 1000, ...);
 a run that found nothing within its budget counts as infinitely long.
 The table goes to BENCHMARKS.md between the "bugs" markers, the raw
 figures to build/bench-bugs/results.json.
 
-usage: scripts/bench_bugs.py [--seeds 5] [--budget 300] [--fuzz-budget 600]
+usage: scripts/bench_bugs.py [--seeds 5] [--budget 300] [--fuzz-budget 1000]
                              [--real-seconds 120] [--jobs 2] [--races A,B]
-                             [--no-write]
+                             [--no-write] [--render | --real-only R.json]
 """
 import argparse
 import concurrent.futures
@@ -243,7 +243,9 @@ while True:
 
 
 def real_threads(race, seconds, tmp):
-    """Runs of the race on real threads until a crash, in `seconds`."""
+    """Runs and crashes of the race on real threads in `seconds`: the
+    program runs again after each crash, so that the figure is a rate
+    (runs per crash), not the luck of one first crash."""
     name, target, path, spec, expected = race
     if spec or not expected.startswith("crash"):
         return None
@@ -259,22 +261,49 @@ def real_threads(race, seconds, tmp):
     with open(driver, "w") as f:
         f.write(DRIVER)
     count = os.path.join(tmp, f"runs-{name}")
-    p = subprocess.Popen([PLAIN_PYTHON, driver, repro, count],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, err = p.communicate(timeout=seconds)
-        crashed = True
-    except subprocess.TimeoutExpired:
-        p.kill()
-        _, err = p.communicate()
-        crashed = False
-    try:
-        runs = int(open(count).read().strip() or 0)
-    except (OSError, ValueError):
-        runs = 0
-    return {"crashed": crashed, "runs": runs + (1 if crashed else 0),
-            "seconds": seconds, "status": p.returncode,
-            "stderr": err.decode(errors="replace")[-300:] if crashed else ""}
+    return run_repeatedly([PLAIN_PYTHON, driver, repro, count], count,
+                          seconds)
+
+
+def run_repeatedly(argv, count, seconds):
+    """Runs argv again after each crash until `seconds` have passed; argv
+    writes its completed runs into the file `count` (DRIVER)."""
+    runs = crashes = 0
+    first = None
+    err = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.path.exists(count):
+            os.remove(count)
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        try:
+            _, err = p.communicate(
+                timeout=max(0.1, deadline - time.monotonic()))
+            crashed = True
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            crashed = False
+        try:
+            n = int(open(count).read().strip() or 0)
+        except (OSError, ValueError):
+            n = 0
+        runs += n + crashed
+        if crashed:
+            crashes += 1
+            if first is None:
+                first = runs
+    return {"crashed": crashes > 0, "crashes": crashes, "runs": runs,
+            "first_crash": first, "seconds": seconds,
+            "stderr": err.decode(errors="replace")[-300:] if crashes else ""}
+
+
+def runs_per_crash(rt):
+    """Real-thread runs per crash (results.json of older runs kept only
+    the runs to the first crash)."""
+    crashes = rt.get("crashes", 1 if rt["crashed"] else 0)
+    return rt["runs"] / crashes if crashes else None
 
 
 # --- the table ------------------------------------------------------------------
@@ -339,7 +368,7 @@ def table(results, args):
         f"any finding counts.  Real threads: the race as a plain Python "
         f"program on the plain free-threaded debug CPython, fresh threads "
         f"every run, for as long as ftfuzz spent on that race in this run "
-        f"(at most {args.real_seconds} s).",
+        f"(at most {args.real_seconds} s), started again after each crash.",
         "",
         "| race | " + " | ".join(cols) + " | real threads | ratio |",
         "|---" * (len(cols) + 3) + "|",
@@ -358,8 +387,11 @@ def table(results, args):
             real, ratio = "n/a", "n/a"
             notes.append(name)
         elif rt["crashed"]:
-            real = f"crashed after {rt['runs']:,} runs"
-            ratio = times(rt['runs'] / min(best)) if best else "n/a"
+            rate = runs_per_crash(rt)
+            crashes = rt.get("crashes", 1)
+            real = (f"{crashes:,} crash{'es' if crashes > 1 else ''} in "
+                    f"{rt['runs']:,} runs: {rate:,.0f} per crash")
+            ratio = times(rate / min(best)) if best else "n/a"
         else:
             real = f"no crash in {rt['runs']:,} runs ({rt['seconds']:.0f} s)"
             ratio = "> " + times(rt['runs'] / min(best)) if best else "n/a"
@@ -367,9 +399,9 @@ def table(results, args):
                      + f" | {real} | {ratio} |")
     lines += [
         "",
-        "Ratio: real-thread runs divided by the executions of ftfuzz's best "
-        "median for that race (`>`: real threads never crashed, so the "
-        "ratio is at least that).",
+        "Ratio: real-thread runs per crash divided by the executions of "
+        "ftfuzz's best median for that race (`>`: real threads never "
+        "crashed, so the ratio is at least that).",
     ]
     if notes:
         lines.append("n/a: no real-thread figure for "
@@ -408,6 +440,25 @@ def write_section(text):
         f.write(new)
 
 
+def measure_real_threads(all_races, results, args, tmp):
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {
+            pool.submit(real_threads, race,
+                        min(args.real_seconds,
+                            max(10.0, results[race[0]]["seconds"])), tmp):
+                race[0] for race in all_races}
+        for f in concurrent.futures.as_completed(futures):
+            name = futures[f]
+            results[name]["real"] = f.result()
+            print(f"bench-bugs: real threads, {name}: "
+                  f"{results[name]['real']}", flush=True)
+
+
+def save_results(results, args):
+    with open(os.path.join(WORK, "results.json"), "w") as f:
+        json.dump({"args": vars(args), "results": results}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="How fast ftfuzz finds known races, against real "
@@ -435,16 +486,27 @@ def main():
     ap.add_argument("--render", metavar="RESULTS.json",
                     help="measure nothing: write the table of an earlier "
                          "run's results.json (with that run's settings)")
+    ap.add_argument("--real-only", metavar="RESULTS.json",
+                    help="measure the real threads again and keep the "
+                         "ftfuzz figures of an earlier run's results.json")
     args = ap.parse_args()
-    if args.render:
+    saved_from = args.render or args.real_only
+    if saved_from:
         try:
-            saved = json.load(open(args.render))
+            saved = json.load(open(saved_from))
             for k, v in saved["args"].items():
-                if k not in ("render", "no_write"):
+                if k not in ("render", "real_only", "no_write"):
                     setattr(args, k, v)
             results = saved["results"]
         except (OSError, ValueError, KeyError) as e:
-            sys.exit(f"bench_bugs: cannot read {args.render}: {e}")
+            sys.exit(f"bench_bugs: cannot read {saved_from}: {e}")
+        if args.real_only:
+            os.makedirs(WORK, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix="run-", dir=WORK)
+            measure_real_threads([r for r in races() if r[0] in results],
+                                 results, args, tmp)
+            save_results(results, args)
+            shutil.rmtree(tmp, ignore_errors=True)
         text = table(results, args)
         print(text)
         if not args.no_write:
@@ -509,19 +571,8 @@ def main():
                   f"{i}: {n if n is not None else 'not found'} "
                   f"({seconds:.1f} s; {time.monotonic() - t0:.0f} s in all)",
                   flush=True)
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = {
-            pool.submit(real_threads, race,
-                        min(args.real_seconds,
-                            max(10.0, results[race[0]]["seconds"])), tmp):
-                race[0] for race in all_races}
-        for f in concurrent.futures.as_completed(futures):
-            name = futures[f]
-            results[name]["real"] = f.result()
-            print(f"bench-bugs: real threads, {name}: "
-                  f"{results[name]['real']}", flush=True)
-    with open(os.path.join(WORK, "results.json"), "w") as f:
-        json.dump({"args": vars(args), "results": results}, f, indent=1)
+    measure_real_threads(all_races, results, args, tmp)
+    save_results(results, args)
     text = table(results, args)
     print(text)
     if not args.no_write:

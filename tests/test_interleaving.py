@@ -237,3 +237,32 @@ def test_bench_bugs_measures_one_race(tmp_path):
         assert out.exists()
         counts.append(m.group(1))
     assert counts[0] == counts[1]
+
+
+FAKE_DRIVER = r"""
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+for runs in range(1, 4):
+    os.pwrite(fd, b"%-20d" % runs, 0)
+os.abort()   # the fourth run crashes
+"""
+
+
+def test_bench_bugs_counts_real_thread_runs_per_crash(tmp_path):
+    """Real threads are measured as a rate: the program runs again after
+    each crash, and every crash and completed run is counted."""
+    sys.path.insert(0, os.path.dirname(BENCH_BUGS))
+    import bench_bugs
+    driver = tmp_path / "driver.py"
+    driver.write_text(FAKE_DRIVER)
+    count = str(tmp_path / "count")
+    rt = bench_bugs.run_repeatedly([sys.executable, str(driver), count],
+                                   count, 3.0)
+    assert rt["crashes"] >= 2, rt
+    # the last start may be cut by the deadline after up to 3 runs
+    assert 0 <= rt["runs"] - 4 * rt["crashes"] <= 3, rt
+    assert rt["first_crash"] == 4
+    assert bench_bugs.runs_per_crash(rt) == rt["runs"] / rt["crashes"]
+    # results.json of older runs: the runs to the first crash
+    assert bench_bugs.runs_per_crash({"crashed": True, "runs": 93}) == 93
+    assert bench_bugs.runs_per_crash({"crashed": False, "runs": 9}) is None
