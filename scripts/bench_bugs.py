@@ -271,6 +271,7 @@ def run_repeatedly(argv, count, seconds):
     runs = crashes = 0
     first = None
     err = b""
+    statuses = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if os.path.exists(count):
@@ -292,10 +293,13 @@ def run_repeatedly(argv, count, seconds):
         runs += n + crashed
         if crashed:
             crashes += 1
+            statuses[str(p.returncode)] = statuses.get(str(p.returncode),
+                                                       0) + 1
             if first is None:
                 first = runs
     return {"crashed": crashes > 0, "crashes": crashes, "runs": runs,
             "first_crash": first, "seconds": seconds,
+            "statuses": statuses,
             "stderr": err.decode(errors="replace")[-300:] if crashes else ""}
 
 

@@ -8,6 +8,7 @@ libFuzzer must count them.
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -262,6 +263,7 @@ def test_bench_bugs_counts_real_thread_runs_per_crash(tmp_path):
     # the last start may be cut by the deadline after up to 3 runs
     assert 0 <= rt["runs"] - 4 * rt["crashes"] <= 3, rt
     assert rt["first_crash"] == 4
+    assert rt["statuses"] == {str(-signal.SIGABRT): rt["crashes"]}
     assert bench_bugs.runs_per_crash(rt) == rt["runs"] / rt["crashes"]
     # results.json of older runs: the runs to the first crash
     assert bench_bugs.runs_per_crash({"crashed": True, "runs": 93}) == 93
