@@ -57,8 +57,9 @@ harness_on_finding(int verdict, const char *report)
     abort();
 }
 
-/* The execution report mode describes (not the warm-up run). */
 int harness_reads_from;
+
+/* The execution report mode describes (not the warm-up run). */
 static const prog_program *reported;
 
 static const char runner_code[] =

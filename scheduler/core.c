@@ -518,8 +518,8 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
         cfg->on_finding ? cfg->on_finding : sched_default_on_finding;
     sched.trace_callers = cfg->trace_callers;
     sched.reads_from = cfg->reads_from;
-    if (sched.reads_from)
-        sched_rf_reset();
+    /* also without reads_from: no pairs of an earlier session survive */
+    sched_rf_reset();
     if (cfg->trace_out)
         snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
                  cfg->trace_out);

@@ -208,6 +208,9 @@ def test_reads_from_costs_no_decision_and_no_stale_writer():
     assert all(not r[3] for r in off)
     # a session starts empty: the writers of the one before are not seen
     assert on[3][3] == frozenset()
+    # nor its pairs, in a session without reads_from
+    first, later = reads_from_sessions(1, "off", 2)
+    assert first[3] and later[3] == frozenset()
 
 
 def test_virtual_time():
