@@ -578,6 +578,11 @@ prog_mut_schedule_seed(prog_rng *r, prog_program *p)
     return 1;
 }
 
+/* random's p values a re-roll draws from: no single p is best on every
+ * bench-bugs race (0.01 on most, 0.002 on str_iter_exhausted), so the
+ * search gets a spread.  In millionths. */
+static const uint32_t prog_random_ppm[] = {2000, 5000, 10000, 20000};
+
 /* A fresh schedule from the two strategies that find the bench-bugs races
  * in the fewest tries (random, then pct@mark with d = 2 or 3): a new
  * sample, where the other schedule mutations tweak the one there is. */
@@ -587,6 +592,8 @@ prog_mut_schedule_reroll(prog_rng *r, prog_program *p)
     prog_schedule *s = &p->schedule;
     if (prog_one_in(r, 2)) {
         s->strategy = PROG_SCHED_RANDOM;
+        s->p_ppm = prog_random_ppm[prog_below(
+            r, sizeof prog_random_ppm / sizeof prog_random_ppm[0])];
     } else {
         s->strategy = PROG_SCHED_PCT_OPS;
         s->depth = 2 + prog_below(r, 2);
@@ -616,6 +623,34 @@ prog_mut_schedule_k(prog_rng *r, prog_program *p)
         break;
     }
     s->k = k;
+    return 1;
+}
+
+/* random's p: how often a thread loses the turn; only meaningful for that
+ * strategy. */
+static int
+prog_mut_schedule_p(prog_rng *r, prog_program *p)
+{
+    prog_schedule *s = &p->schedule;
+    if (s->strategy != PROG_SCHED_RANDOM)
+        return 0;
+    uint32_t old = s->p_ppm ? s->p_ppm : PROG_RANDOM_DEFAULT_PPM;
+    uint32_t ppm;
+    switch (prog_below(r, 3)) {
+    case 0:
+        ppm = old / 2 ? old / 2 : 1;
+        break;
+    case 1:
+        ppm = old <= PROG_PPM / 2 ? old * 2 : PROG_PPM;
+        break;
+    default:
+        ppm = prog_random_ppm[prog_below(
+            r, sizeof prog_random_ppm / sizeof prog_random_ppm[0])];
+        break;
+    }
+    if (ppm == old)
+        return 0;
+    s->p_ppm = ppm;
     return 1;
 }
 
@@ -718,6 +753,7 @@ static const struct prog_mutation {
     {prog_mut_schedule_depth, 1},
     {prog_mut_schedule_seed, 2},
     {prog_mut_schedule_k, 1},
+    {prog_mut_schedule_p, 1},
     {prog_mut_schedule_bytes, 4},
     {prog_mut_schedule_pair_insert, 3},
     {prog_mut_schedule_pair_delete, 2},
@@ -761,6 +797,13 @@ prog_shrink(prog_rng *r, prog_program *p)
 {
     prog_schedule *s = &p->schedule;
     uint32_t t, i;
+    /* fields the strategy ignores go first: dropping them changes nothing */
+    if ((s->k && s->strategy != PROG_SCHED_PCT_OPS)
+        || (s->p_ppm && s->strategy != PROG_SCHED_RANDOM)) {
+        s->k = s->strategy == PROG_SCHED_PCT_OPS ? s->k : 0;
+        s->p_ppm = s->strategy == PROG_SCHED_RANDOM ? s->p_ppm : 0;
+        return 1;
+    }
     if (s->nbytes && prog_one_in(r, 3)) {
         s->nbytes /= 2;
         return 1;
@@ -786,7 +829,7 @@ prog_shrink(prog_rng *r, prog_program *p)
         return 1;
     }
     if (s->strategy != PROG_SCHED_BYTES || s->depth != 1 || s->seed
-        || s->k) {
+        || s->k || s->p_ppm) {
         prog_init(p);
         return 1;
     }

@@ -62,6 +62,7 @@ prog_decode_schedule(const Ftfuzz__Schedule *m, prog_schedule *s)
                : m->depth > PROG_MAX_DEPTH ? PROG_MAX_DEPTH : m->depth;
     s->seed = m->seed;
     s->k = m->k;
+    s->p_ppm = m->p_ppm > PROG_PPM ? PROG_PPM : m->p_ppm;
     s->nbytes = prog_min(m->bytes.len, PROG_MAX_SCHEDULE);
     if (s->nbytes)
         memcpy(s->bytes, m->bytes.data, s->nbytes);
@@ -163,11 +164,12 @@ prog_encode(const prog_program *p, uint8_t *out, size_t max)
     PROG_SET(schedule, depth, s->depth, 1u);
     PROG_SET(schedule, seed, s->seed, 0);
     PROG_SET(schedule, k, s->k, 0u);
+    PROG_SET(schedule, p_ppm, s->p_ppm, 0u);
     schedule.bytes.len = prog_min(s->nbytes, PROG_MAX_SCHEDULE);
     schedule.bytes.data = (uint8_t *)s->bytes;
     schedule.has_bytes = schedule.bytes.len != 0;
     if (schedule.has_strategy || schedule.has_depth || schedule.has_seed
-        || schedule.has_k || schedule.has_bytes)
+        || schedule.has_k || schedule.has_p_ppm || schedule.has_bytes)
         m.schedule = &schedule;
 
     if (ftfuzz__program__get_packed_size(&m) > max)
@@ -197,7 +199,8 @@ prog_valid(const prog_program *p)
     }
     const prog_schedule *s = &p->schedule;
     return s->strategy < PROG_STRATEGY_COUNT && s->depth >= 1
-           && s->depth <= PROG_MAX_DEPTH && s->nbytes <= PROG_MAX_SCHEDULE;
+           && s->depth <= PROG_MAX_DEPTH && s->p_ppm <= PROG_PPM
+           && s->nbytes <= PROG_MAX_SCHEDULE;
 }
 
 int
@@ -218,7 +221,8 @@ prog_equal(const prog_program *a, const prog_program *b)
     }
     const prog_schedule *s = &a->schedule, *r = &b->schedule;
     return s->strategy == r->strategy && s->depth == r->depth
-           && s->seed == r->seed && s->k == r->k && s->nbytes == r->nbytes
+           && s->seed == r->seed && s->k == r->k && s->p_ppm == r->p_ppm
+           && s->nbytes == r->nbytes
            && s->nbytes <= PROG_MAX_SCHEDULE
            && memcmp(s->bytes, r->bytes, s->nbytes) == 0;
 }

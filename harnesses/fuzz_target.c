@@ -507,9 +507,20 @@ harness_explore(const char *out)
     unsigned depth = 0;
     unsigned long long k = 0;
     int random = 0;
+    uint32_t ppm = 0;   /* random's p; 0: the program format's default */
     char extra;
+    double pr;
     if (!strcmp(strategy, "random")) {
         random = 1;
+    } else if (!strncmp(strategy, "random:", 7)) {
+        random = 1;
+        if (sscanf(strategy, "random:%lf%c", &pr, &extra) != 1
+            || !(pr > 0 && pr <= 1)
+            || (ppm = (uint32_t)(pr * PROG_PPM + 0.5)) == 0) {
+            fprintf(stderr, "ftfuzz explore: strategy %s: P must be a number "
+                            "in 0.000001..1\n", strategy);
+            return 2;
+        }
     } else if (sscanf(strategy, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
                || sscanf(strategy, "pct:%u%c", &depth, &extra) == 1) {
         if (depth < 1 || depth > PROG_MAX_DEPTH
@@ -521,7 +532,7 @@ harness_explore(const char *out)
         }
     } else {
         fprintf(stderr, "ftfuzz explore: unknown strategy %s for a "
-                        "scenario (pct:D[:k=K] or random)\n", strategy);
+                        "scenario (pct:D[:k=K] or random[:P])\n", strategy);
         return 2;
     }
     prog_program *p = malloc(sizeof *p);
@@ -567,6 +578,9 @@ harness_explore(const char *out)
     char describe[96];
     if (died)
         snprintf(describe, sizeof describe, "no preemption");
+    else if (random && ppm)
+        snprintf(describe, sizeof describe, "random:%g",
+                 ppm / (double)PROG_PPM);
     else if (random)
         snprintf(describe, sizeof describe, "random");
     else
@@ -585,6 +599,7 @@ harness_explore(const char *out)
                                       : PROG_SCHED_PCT_OPS;
         p->schedule.depth = random ? 1 : depth;
         p->schedule.k = (uint32_t)k;
+        p->schedule.p_ppm = ppm;
         p->schedule.seed = seed + i;
         harness_fork_execution(p, &died);
         clock_gettime(CLOCK_MONOTONIC, &now);

@@ -373,7 +373,9 @@ harness_strategy(const prog_schedule *s)
     case PROG_SCHED_PCT:
         return ftfuzz_strategy_pct(s->depth, 0, s->seed);
     case PROG_SCHED_RANDOM:
-        return ftfuzz_strategy_random(0.002, s->seed);
+        return ftfuzz_strategy_random(
+            (s->p_ppm ? s->p_ppm : PROG_RANDOM_DEFAULT_PPM) / (double)PROG_PPM,
+            s->seed);
     case PROG_SCHED_PCT_OPS:
         return ftfuzz_strategy_pct_from_mark(
             s->depth, s->k ? s->k : PROG_PCT_DEFAULT_K, s->seed);

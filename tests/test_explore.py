@@ -91,6 +91,31 @@ def test_random_strategy_explores_a_scenario(tmp_path):
     assert "strategy random, seeds 0..19" in r.stdout
 
 
+def test_random_with_p_finds_the_race_and_the_file_keeps_p(tmp_path):
+    r = explore(scenario("odict_copy_clear"), tmp_path, "--strategy",
+                "random:0.01", "--iterations", "300")
+    _, verdict, strategy, seed = failing(r)
+    assert strategy == "random:0.01"
+    saved = tmp_path / "explore-odict_copy_clear"
+    # the saved input records p: replay runs the same walk, not p = 0.002
+    report = subprocess.run([FTFUZZ, "replay", str(saved)],
+                            capture_output=True, text=True, timeout=900)
+    assert f"strategy random:0.01 seed={seed}" in report.stdout, \
+        report.stdout[-3000:]
+    lines = replay_brief(saved, 5)
+    assert len(set(lines)) == 1 and not lines[0].startswith("verdict=passed")
+
+
+@pytest.mark.parametrize("strategy", ["random:0", "random:1.5", "random:x",
+                                      "random:0.01x", "random:"])
+def test_random_with_a_bad_p_is_refused(tmp_path, strategy):
+    r = explore(scenario("dict_ok"), tmp_path, "--strategy", strategy,
+                "--iterations", "5")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"strategy {strategy}: P must be a number in 0.000001..1" \
+        in r.stderr + r.stdout
+
+
 PARENT_STATE = '''
 import gc
 import sys

@@ -19,19 +19,20 @@ from test_program import op, program, schedule, shared_object, thread
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ_LIST = os.path.join(ROOT, "build", "fuzz", "fuzz_list")
 
+RANDOM = 2
 BYTES_AT_MARK = 3
 PCT_AT_MARK = 4
 
 
 def list_program(schedule_bytes=b"", seed=None, strategy=BYTES_AT_MARK,
-                 depth=None, k=None):
+                 depth=None, k=None, p_ppm=None):
     """Two threads: append/pop/append against len/index/count on list(8)."""
     return program(
         objects=[shared_object(kind=0, size=8)],
         threads=[thread(op(code=0, arg=1), op(code=4), op(code=0, arg=2)),
                  thread(op(code=3), op(code=10), op(code=1))],
         sched=schedule(strategy=strategy, data=schedule_bytes or None,
-                       seed=seed, depth=depth, k=k))
+                       seed=seed, depth=depth, k=k, p_ppm=p_ppm))
 
 
 def one_preemption(delta):
@@ -58,6 +59,39 @@ def write(tmp_path, name, data):
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def switches(tmp_path, programs):
+    """(trace hash, switches) of each program's execution."""
+    files = [write(tmp_path, f"p{i}", data) for i, data in enumerate(programs)]
+    r = subprocess.run([FUZZ_LIST, *map(str, files)], capture_output=True,
+                       text=True, timeout=600,
+                       env=dict(os.environ, FTFUZZ_PRINT_HASH="1"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    found = re.findall(r"trace hash (0x[0-9a-f]+) steps \d+ switches (\d+)",
+                       r.stderr)
+    assert len(found) == len(programs), r.stderr[-3000:]
+    return [(h, int(n)) for h, n in found]
+
+
+def test_random_p_field_sets_the_walk_and_absent_keeps_the_old_meaning(
+        tmp_path):
+    # Schedule.p_ppm (field 6): absent means 2,000 (p = 0.002), the value
+    # every random input had before the field, so those replay unchanged
+    runs = switches(tmp_path, [
+        list_program(strategy=RANDOM, seed=3),
+        list_program(strategy=RANDOM, seed=3, p_ppm=2000),
+        list_program(strategy=RANDOM, seed=3, p_ppm=50000),
+        list_program(strategy=RANDOM, seed=3, p_ppm=50000),
+        list_program(strategy=RANDOM, seed=3, p_ppm=10**6),
+        list_program(strategy=RANDOM, seed=3, p_ppm=2**32 - 1),
+    ])
+    assert runs[0] == runs[1]
+    # a larger p preempts more often, the same way every time
+    assert runs[2] == runs[3] and runs[2][0] != runs[0][0]
+    assert runs[2][1] > 3 * runs[0][1], runs
+    # p is at most 1: a larger value is clamped to it
+    assert runs[4] == runs[5] and runs[4][1] > runs[2][1], runs
 
 
 def test_the_same_interleaving_gives_the_same_features(tmp_path):

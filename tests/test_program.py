@@ -20,6 +20,7 @@ UNITS = ["unit_program", "unit_program_asan"]
 MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = 8, 4, 16, 256, 16
 # kinds decode modulo PROG_KIND_LIMIT (built-in kinds and spec types)
 KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 5, 8
+PPM = 1000000   # PROG_PPM: random's p is in millionths, at most 1
 
 
 def prog(name):
@@ -96,8 +97,10 @@ def thread(*ops):
     return msg(*[(1, o) for o in ops])
 
 
-def schedule(strategy=None, depth=None, seed=None, data=None, k=None):
-    return msg((1, strategy), (2, depth), (3, seed), (4, data), (5, k))
+def schedule(strategy=None, depth=None, seed=None, data=None, k=None,
+             p_ppm=None):
+    return msg((1, strategy), (2, depth), (3, seed), (4, data), (5, k),
+               (6, p_ppm))
 
 
 def program(objects=(), threads=(), sched=None):
@@ -107,7 +110,8 @@ def program(objects=(), threads=(), sched=None):
 
 def is_empty(p):
     return (p["objects"] == [] and p["threads"] == [] and p["schedule"] ==
-            {"strategy": 0, "depth": 1, "seed": 0, "bytes": ""})
+            {"strategy": 0, "depth": 1, "seed": 0, "k": 0, "p_ppm": 0,
+             "bytes": ""})
 
 
 # --- decoding -----------------------------------------------------------------
@@ -128,7 +132,7 @@ def test_every_field_decodes_from_its_documented_number():
                  thread(op(code=1000, target=0, other=1, arg=2**31 - 1),
                         op(arg=-2**31))],
         sched=schedule(strategy=1, depth=5, seed=2**64 - 1,
-                       data=b"\x05\x01\x81\x01\x02"))
+                       data=b"\x05\x01\x81\x01\x02", k=300, p_ppm=10000))
     p = decode(data)
     assert p["rc"] == 0 and p["valid"] == 1
     assert p["objects"] == [{"kind": 3, "size": 5, "source": 1},
@@ -140,6 +144,7 @@ def test_every_field_decodes_from_its_documented_number():
          {"code": 0, "target": 0, "other": 0, "arg": -2**31}],
     ]
     assert p["schedule"] == {"strategy": 1, "depth": 5, "seed": 2**64 - 1,
+                             "k": 300, "p_ppm": 10000,
                              "bytes": "0501810102"}
 
 
@@ -150,7 +155,8 @@ def test_counts_are_cut_and_values_clamped():
                  for i in range(12)],
         threads=[thread(*ops) for _ in range(50)],
         sched=schedule(strategy=7, depth=99, seed=12345,
-                       data=bytes(range(256)) + b"\xaa" * 44))
+                       data=bytes(range(256)) + b"\xaa" * 44,
+                       p_ppm=2**32 - 1))
     p = decode(data)
     assert p["rc"] == 0 and p["valid"] == 1
     assert len(p["objects"]) == MAX_OBJECTS
@@ -169,6 +175,8 @@ def test_counts_are_cut_and_values_clamped():
     assert s["strategy"] == 7 % STRATEGY_COUNT
     assert s["depth"] == MAX_DEPTH
     assert s["seed"] == 12345
+    # random's p: at most 1 (PROG_PPM millionths)
+    assert s["p_ppm"] == PPM
     assert s["bytes"] == bytes(range(256)).hex()
 
 
@@ -265,6 +273,11 @@ def test_encoding_uses_the_documented_field_numbers():
     # pct@mark's k (field 5) survives
     data = program(sched=schedule(strategy=4, depth=3, seed=7, k=500))
     assert reencode(data) == data
+    # random's p (field 6) survives; absent means the default, 0.002
+    data = program(sched=schedule(strategy=2, seed=7, p_ppm=10000))
+    assert reencode(data) == data
+    assert decode(program(sched=schedule(strategy=2)))["schedule"][
+        "p_ppm"] == 0
 
 
 # --- the mutator ----------------------------------------------------------------
@@ -331,7 +344,7 @@ def test_mutations_of_every_kind_are_observed():
     assert r["mutations"] == 1000
     kinds = [k for k in r if k not in ("mutations", "min_threads_after_two",
                                        "unchanged")]
-    assert len(kinds) == 22
+    assert len(kinds) == 23
     assert [k for k in kinds if r[k] == 0] == []
     # every mutation changes the program
     assert r["unchanged"] == 0

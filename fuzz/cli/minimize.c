@@ -188,8 +188,13 @@ schedule_text(const prog_program *p, char *buf, size_t n)
                  (unsigned long long)p->schedule.seed);
         break;
     case PROG_SCHED_RANDOM:
-        snprintf(buf, n, "random seed %llu",
-                 (unsigned long long)p->schedule.seed);
+        if (p->schedule.p_ppm)
+            snprintf(buf, n, "random p %g seed %llu",
+                     p->schedule.p_ppm / (double)PROG_PPM,
+                     (unsigned long long)p->schedule.seed);
+        else
+            snprintf(buf, n, "random seed %llu",
+                     (unsigned long long)p->schedule.seed);
         break;
     default:
         snprintf(buf, n, "bytes, %zu preemptions",

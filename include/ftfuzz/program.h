@@ -48,6 +48,12 @@ enum prog_object_kind {
  * a few operations take (measured in docs/program-format.md). */
 #define PROG_PCT_DEFAULT_K 2000
 
+/* random's preemption probability, in millionths, when the input gives
+ * none: the value every input had before the field existed, so stored
+ * inputs keep their schedules.  Larger ones are clamped to PROG_PPM. */
+#define PROG_RANDOM_DEFAULT_PPM 2000
+#define PROG_PPM 1000000
+
 /* SharedObject.kind decodes modulo this. */
 #define PROG_KIND_LIMIT 64
 
@@ -92,6 +98,7 @@ typedef struct prog_schedule {
     uint32_t depth;    /* pct: 1..8 */
     uint64_t seed;
     uint32_t k;        /* pct@mark: 0 means PROG_PCT_DEFAULT_K */
+    uint32_t p_ppm;    /* random: <= PROG_PPM; 0 means PROG_RANDOM_DEFAULT_PPM */
     uint32_t nbytes;
     uint8_t bytes[PROG_MAX_SCHEDULE];
 } prog_schedule;

@@ -87,6 +87,8 @@ random_program(prog_program *p)
     s->strategy = below(PROG_STRATEGY_COUNT);
     s->depth = 1 + below(PROG_MAX_DEPTH);
     s->seed = full ? UINT64_MAX : below(2) ? below(100) : rnd();
+    s->k = full ? UINT32_MAX : below(2) ? 0 : (uint32_t)rnd();
+    s->p_ppm = full ? PROG_PPM : below(2) ? 0 : below(PROG_PPM + 1);
     s->nbytes = full ? PROG_MAX_SCHEDULE : below(PROG_MAX_SCHEDULE + 1);
     for (uint32_t i = 0; i < s->nbytes; i++)
         s->bytes[i] = (uint8_t)rnd();
@@ -149,8 +151,8 @@ dump(int rc, const prog_program *p)
     }
     const prog_schedule *s = &p->schedule;
     printf("], \"schedule\": {\"strategy\": %" PRIu32 ", \"depth\": %" PRIu32
-           ", \"seed\": %" PRIu64 ", \"bytes\": \"", s->strategy, s->depth,
-           s->seed);
+           ", \"seed\": %" PRIu64 ", \"k\": %" PRIu32 ", \"p_ppm\": %" PRIu32
+           ", \"bytes\": \"", s->strategy, s->depth, s->seed, s->k, s->p_ppm);
     for (uint32_t i = 0; i < s->nbytes; i++)
         printf("%02x", s->bytes[i]);
     printf("\"}}\n");
@@ -434,6 +436,7 @@ cmd_maxsize(void)
     X(objects_added) X(objects_removed) \
     X(object_kind) X(object_size) X(object_source) \
     X(schedule_strategy) X(schedule_depth) X(schedule_seed) X(schedule_k) \
+    X(schedule_p) \
     X(schedule_bytes) X(schedule_pairs_added) X(schedule_pairs_removed) \
     X(unchanged)
 
@@ -551,6 +554,8 @@ classify(const prog_program *a, const prog_program *b, struct kinds *k)
         SEEN(schedule_seed);
     if (s->k != r->k)
         SEEN(schedule_k);
+    if (s->p_ppm != r->p_ppm)
+        SEEN(schedule_p);
     if (s->nbytes != r->nbytes || memcmp(s->bytes, r->bytes, s->nbytes))
         SEEN(schedule_bytes);
     if (count_pairs(r) > count_pairs(s))
