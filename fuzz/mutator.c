@@ -602,6 +602,22 @@ prog_mut_schedule_reroll(prog_rng *r, prog_program *p)
     return 1;
 }
 
+/* A strategy's scale parameter (k, p): halved, doubled up to max, or, when
+ * this returns 0, for the caller to draw afresh; a third each. */
+static int
+prog_rescale(prog_rng *r, uint32_t *v, uint32_t max)
+{
+    switch (prog_below(r, 3)) {
+    case 0:
+        *v = *v / 2 ? *v / 2 : 1;
+        return 1;
+    case 1:
+        *v = *v <= max / 2 ? *v * 2 : max;
+        return 1;
+    }
+    return 0;
+}
+
 /* pct@mark's k: how far after the first operation its change points may
  * fall; only meaningful for that strategy. */
 static int
@@ -611,17 +627,8 @@ prog_mut_schedule_k(prog_rng *r, prog_program *p)
     if (s->strategy != PROG_SCHED_PCT_OPS)
         return 0;
     uint32_t k = s->k ? s->k : PROG_PCT_DEFAULT_K;
-    switch (prog_below(r, 3)) {
-    case 0:
-        k = k / 2 ? k / 2 : 1;
-        break;
-    case 1:
-        k = k < (1u << 20) ? k * 2 : k;
-        break;
-    default:
+    if (!prog_rescale(r, &k, 1u << 21))
         k = 1 + prog_below(r, 4 * PROG_PCT_DEFAULT_K);
-        break;
-    }
     s->k = k;
     return 1;
 }
@@ -635,19 +642,10 @@ prog_mut_schedule_p(prog_rng *r, prog_program *p)
     if (s->strategy != PROG_SCHED_RANDOM)
         return 0;
     uint32_t old = s->p_ppm ? s->p_ppm : PROG_RANDOM_DEFAULT_PPM;
-    uint32_t ppm;
-    switch (prog_below(r, 3)) {
-    case 0:
-        ppm = old / 2 ? old / 2 : 1;
-        break;
-    case 1:
-        ppm = old <= PROG_PPM / 2 ? old * 2 : PROG_PPM;
-        break;
-    default:
+    uint32_t ppm = old;
+    if (!prog_rescale(r, &ppm, PROG_PPM))
         ppm = prog_random_ppm[prog_below(
             r, sizeof prog_random_ppm / sizeof prog_random_ppm[0])];
-        break;
-    }
     if (ppm == old)
         return 0;
     s->p_ppm = ppm;

@@ -243,8 +243,9 @@ def test_reseed_finds_a_schedule_that_reaches_the_race_again(tmp_path):
     r = ftfuzz("reseed", "--expect", "linearizability", "--tries", "200",
                "--target", "fuzz_list", "--out", str(found), str(lost))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r"(bytes@mark preemptions from|random seed|pct:3 seed) "
-                     r"\d+ gives linearizability", r.stdout), r.stdout
+    assert re.search(r"(bytes@mark preemptions from|random seed|"
+                     r"random p 0.01 seed|pct:3 seed) \d+ gives "
+                     r"linearizability", r.stdout), r.stdout
     after = ftfuzz("replay", "--brief", "--target", "fuzz_list", str(found))
     assert after.stdout.startswith("verdict=linearizability"), after.stdout
     # The input itself was left alone.
