@@ -302,3 +302,30 @@ def test_bench_bugs_counts_real_thread_runs_per_crash(tmp_path):
     # results.json of older runs: the runs to the first crash
     assert bench_bugs.runs_per_crash({"crashed": True, "runs": 93}) == 93
     assert bench_bugs.runs_per_crash({"crashed": False, "runs": 9}) is None
+
+
+def test_bench_bugs_renders_results_of_an_earlier_version(tmp_path):
+    """--render of a results.json without a newer strategy column leaves
+    that column out instead of failing; the ratio uses the best median."""
+    sys.path.insert(0, os.path.dirname(BENCH_BUGS))
+    import bench_bugs
+    args = type("Args", (), dict(seeds=3, budget=300, fuzz_budget=1000,
+                                 real_seconds=120, interleaving="sites"))()
+
+    def race(strategies):
+        return {"explore": {s: [10, 20, None] for s in strategies},
+                "explore_s": {s: [1.0, 2.0, None] for s in strategies},
+                "fuzz": {"off": [100, 200, 300], "sites": [50, None, None]},
+                "fuzz_s": {"off": [1.0, 1.0, 1.0], "sites": [1.0, 0, 0]},
+                "seconds": 10.0, "what": "crash",
+                "real": {"crashed": True, "crashes": 2, "runs": 4000}}
+    old = [s for s in bench_bugs.STRATEGIES if s != "random:0.01"]
+    text = bench_bugs.table({"a": race(old)}, args)
+    header = next(l for l in text.splitlines() if l.startswith("| race"))
+    assert "random:0.01" not in header and "| random |" in header
+    row = next(l for l in text.splitlines() if l.startswith("| a |"))
+    # best median 20 (strategies), 2,000 runs per crash: 100x
+    assert row.endswith("| 2 crashes in 4,000 runs: 2,000 per crash | 100x |")
+    assert "| > 1000 (1/3) |" in row   # sites missed on 2 of 3 seeds
+    text = bench_bugs.table({"a": race(bench_bugs.STRATEGIES)}, args)
+    assert "| random:0.01 |" in text
