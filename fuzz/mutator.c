@@ -583,9 +583,9 @@ prog_mut_schedule_seed(prog_rng *r, prog_program *p)
  * search gets a spread.  In millionths. */
 static const uint32_t prog_random_ppm[] = {2000, 5000, 10000, 20000};
 
-/* A fresh schedule from the two strategies that find the bench-bugs races
- * in the fewest tries (random, then pct@mark with d = 2 or 3): a new
- * sample, where the other schedule mutations tweak the one there is. */
+/* A fresh schedule from the strategies that find the bench-bugs races in
+ * the fewest tries (random; pct@mark or pctlog@mark with d = 2 or 3): a
+ * new sample, where the other schedule mutations tweak the one there is. */
 static int
 prog_mut_schedule_reroll(prog_rng *r, prog_program *p)
 {
@@ -595,7 +595,8 @@ prog_mut_schedule_reroll(prog_rng *r, prog_program *p)
         s->p_ppm = prog_random_ppm[prog_below(
             r, sizeof prog_random_ppm / sizeof prog_random_ppm[0])];
     } else {
-        s->strategy = PROG_SCHED_PCT_OPS;
+        s->strategy = prog_one_in(r, 2) ? PROG_SCHED_PCT_OPS
+                                        : PROG_SCHED_PCT_LOG_OPS;
         s->depth = 2 + prog_below(r, 2);
     }
     s->seed = prog_next(r);
@@ -624,7 +625,8 @@ static int
 prog_mut_schedule_k(prog_rng *r, prog_program *p)
 {
     prog_schedule *s = &p->schedule;
-    if (s->strategy != PROG_SCHED_PCT_OPS)
+    if (s->strategy != PROG_SCHED_PCT_OPS
+        && s->strategy != PROG_SCHED_PCT_LOG_OPS)
         return 0;
     uint32_t k = s->k ? s->k : PROG_PCT_DEFAULT_K;
     if (!prog_rescale(r, &k, 1u << 21))
@@ -796,9 +798,10 @@ prog_shrink(prog_rng *r, prog_program *p)
     prog_schedule *s = &p->schedule;
     uint32_t t, i;
     /* fields the strategy ignores go first: dropping them changes nothing */
-    if ((s->k && s->strategy != PROG_SCHED_PCT_OPS)
-        || (s->p_ppm && s->strategy != PROG_SCHED_RANDOM)) {
-        s->k = s->strategy == PROG_SCHED_PCT_OPS ? s->k : 0;
+    int uses_k = s->strategy == PROG_SCHED_PCT_OPS
+                 || s->strategy == PROG_SCHED_PCT_LOG_OPS;
+    if ((s->k && !uses_k) || (s->p_ppm && s->strategy != PROG_SCHED_RANDOM)) {
+        s->k = uses_k ? s->k : 0;
         s->p_ppm = s->strategy == PROG_SCHED_RANDOM ? s->p_ppm : 0;
         return 1;
     }

@@ -510,6 +510,11 @@ harness_explore(const char *out)
     uint32_t ppm = 0;   /* random's p; 0: the program format's default */
     char extra;
     double pr;
+    /* pctlog:... parses as pct:... with log-uniform change points */
+    int logpct = !strncmp(strategy, "pctlog:", 7);
+    char pct_spec[256];
+    snprintf(pct_spec, sizeof pct_spec, "pct:%s", logpct ? strategy + 7 : "");
+    const char *pct = logpct ? pct_spec : strategy;
     if (!strcmp(strategy, "random")) {
         random = 1;
     } else if (!strncmp(strategy, "random:", 7)) {
@@ -521,10 +526,10 @@ harness_explore(const char *out)
                             "in 0.000001..1\n", strategy);
             return 2;
         }
-    } else if (sscanf(strategy, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
-               || sscanf(strategy, "pct:%u%c", &depth, &extra) == 1) {
+    } else if (sscanf(pct, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
+               || sscanf(pct, "pct:%u%c", &depth, &extra) == 1) {
         if (depth < 1 || depth > PROG_MAX_DEPTH
-            || (strstr(strategy, ":k=") && (k < 1 || k > UINT32_MAX))) {
+            || (strstr(pct, ":k=") && (k < 1 || k > UINT32_MAX))) {
             fprintf(stderr, "ftfuzz explore: strategy %s: depth must be 1.."
                             "%d and k at least 1\n", strategy,
                     PROG_MAX_DEPTH);
@@ -532,7 +537,8 @@ harness_explore(const char *out)
         }
     } else {
         fprintf(stderr, "ftfuzz explore: unknown strategy %s for a "
-                        "scenario (pct:D[:k=K] or random[:P])\n", strategy);
+                        "scenario (pct:D[:k=K], pctlog:D[:k=K] or "
+                        "random[:P])\n", strategy);
         return 2;
     }
     prog_program *p = malloc(sizeof *p);
@@ -584,7 +590,8 @@ harness_explore(const char *out)
     else if (random)
         snprintf(describe, sizeof describe, "random");
     else
-        snprintf(describe, sizeof describe, "pct:%u:k=%llu", depth, k);
+        snprintf(describe, sizeof describe, "%s:%u:k=%llu",
+                 logpct ? "pctlog" : "pct", depth, k);
     if (!died && !quiet && !random)
         printf("explore: %d threads; a run takes %llu scheduling points "
                "from the first operation; strategy %s\n", nthreads, k,
@@ -595,8 +602,9 @@ harness_explore(const char *out)
     double last = 0;
     unsigned long long i = 0;
     for (; !died && i < iterations; i++) {
-        p->schedule.strategy = random ? PROG_SCHED_RANDOM
-                                      : PROG_SCHED_PCT_OPS;
+        p->schedule.strategy = random   ? PROG_SCHED_RANDOM
+                               : logpct ? PROG_SCHED_PCT_LOG_OPS
+                                        : PROG_SCHED_PCT_OPS;
         p->schedule.depth = random ? 1 : depth;
         p->schedule.k = (uint32_t)k;
         p->schedule.p_ppm = ppm;

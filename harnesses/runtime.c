@@ -301,7 +301,7 @@ harness_object_kind(int family, uint32_t kind)
 }
 
 /*
- * pct@mark's start barrier.  The runner starts the threads one after the
+ * pct@mark's (and pctlog@mark's) start barrier.  The runner starts the threads one after the
  * other, and under PCT the first one started often runs its whole body
  * before the next one exists: no change point could interleave them.  So
  * for that strategy every body first waits until all have started (a
@@ -379,6 +379,9 @@ harness_strategy(const prog_schedule *s)
     case PROG_SCHED_PCT_OPS:
         return ftfuzz_strategy_pct_from_mark(
             s->depth, s->k ? s->k : PROG_PCT_DEFAULT_K, s->seed);
+    case PROG_SCHED_PCT_LOG_OPS:
+        return ftfuzz_strategy_pct_log_from_mark(
+            s->depth, s->k ? s->k : PROG_PCT_DEFAULT_K, s->seed);
     case PROG_SCHED_BYTES_OPS:
         return ftfuzz_strategy_bytes_from_mark(s->bytes, s->nbytes);
     }
@@ -426,7 +429,8 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
 
     current = p;
     barrier_arrived = 0;
-    barrier_expected = p->schedule.strategy == PROG_SCHED_PCT_OPS
+    barrier_expected = (p->schedule.strategy == PROG_SCHED_PCT_OPS
+                        || p->schedule.strategy == PROG_SCHED_PCT_LOG_OPS)
                            && strategy != NULL
                            && strcmp(strategy->name, "pct") == 0
                        ? p->nthreads : 0;

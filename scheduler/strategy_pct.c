@@ -34,6 +34,7 @@ struct pct_strategy {
      * session's mark (SCHED_NO_DEADLINE until it is reached) */
     uint64_t origin;
     int from_mark;
+    int log_scale;    /* change points log-uniform over [1, k] */
 };
 
 static uint64_t
@@ -84,7 +85,8 @@ pct_describe(ftfuzz_strategy *s, char *buf, size_t size)
 {
     struct pct_strategy *p = (struct pct_strategy *)s;
     snprintf(buf, size, "%s:%u:k=%llu seed=%llu",
-             p->from_mark ? "pct@mark" : "pct", p->depth,
+             p->log_scale ? "pctlog@mark" : p->from_mark ? "pct@mark" : "pct",
+             p->depth,
              (unsigned long long)p->k, (unsigned long long)p->seed);
 }
 
@@ -155,5 +157,38 @@ ftfuzz_strategy_pct_from_mark(unsigned depth, uint64_t k, uint64_t seed)
     p->from_mark = 1;
     p->origin = SCHED_NO_DEADLINE;
     p->base.marked = pct_marked;
+    return &p->base;
+}
+
+/* A change point in [1, k], log-uniform: a power of two below k uniformly,
+ * then uniform within it (capped at k).  Integers only, so that the same
+ * seed gives the same points on any machine. */
+static uint64_t
+pct_log_point(uint64_t *rng, uint64_t k)
+{
+    unsigned bits = 0;
+    while (bits < 63 && (2ull << bits) <= k)
+        bits++;
+    /* [2^b, 2^(b+1)) for b in 0..bits; the last one is cut at k */
+    unsigned b = (unsigned)(sched_rng_next(rng) % (bits + 1));
+    uint64_t lo = 1ull << b;
+    uint64_t hi = b < 63 && (lo << 1) - 1 < k ? (lo << 1) - 1 : k;
+    return lo + sched_rng_next(rng) % (hi - lo + 1);
+}
+
+/* pct@mark whose change points fall log-uniformly in [1, k]: each scale
+ * (1-2, 2-4, ... points after the first operation) gets the same share,
+ * so a race a few hundred points in is found with a k of thousands. */
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct_log_from_mark(unsigned depth, uint64_t k, uint64_t seed)
+{
+    struct pct_strategy *p =
+        (struct pct_strategy *)ftfuzz_strategy_pct_from_mark(depth, k, seed);
+    p->log_scale = 1;
+    p->rng = seed ^ 0x7063746c6f67ull;
+    for (unsigned i = 0; i < p->nchange; i++)
+        p->change[i] = pct_log_point(&p->rng, p->k);
+    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
+    /* the threads' starting priorities come from the same stream */
     return &p->base;
 }

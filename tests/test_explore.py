@@ -106,6 +106,24 @@ def test_random_with_p_finds_the_race_and_the_file_keeps_p(tmp_path):
     assert len(set(lines)) == 1 and not lines[0].startswith("verdict=passed")
 
 
+def test_pctlog_finds_the_race_and_the_file_replays_it(tmp_path):
+    """pctlog:D: pct@mark with its change points log-uniform over 1..k."""
+    r = explore(scenario("odict_copy_clear"), tmp_path, "--strategy",
+                "pctlog:3", "--iterations", "300")
+    _, _, strategy, seed = failing(r)
+    assert strategy.startswith("pctlog:3:k=")
+    saved = tmp_path / "explore-odict_copy_clear"
+    report = subprocess.run([FTFUZZ, "replay", str(saved)],
+                            capture_output=True, text=True, timeout=900)
+    assert re.search(rf"strategy pctlog@mark:3:k=\d+ seed={seed}\)",
+                     report.stdout), report.stdout[-3000:]
+    lines = replay_brief(saved, 5)
+    assert len(set(lines)) == 1 and not lines[0].startswith("verdict=passed")
+    bad = explore(scenario("dict_ok"), tmp_path / "bad", "--strategy",
+                  "pctlog:0", "--iterations", "5")
+    assert bad.returncode == 2 and "depth must be 1..8" in bad.stderr
+
+
 @pytest.mark.parametrize("strategy", ["random:0", "random:1.5", "random:x",
                                       "random:0.01x", "random:"])
 def test_random_with_a_bad_p_is_refused(tmp_path, strategy):

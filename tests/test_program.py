@@ -19,7 +19,7 @@ UNITS = ["unit_program", "unit_program_asan"]
 # include/ftfuzz/program.h
 MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = 8, 4, 16, 256, 16
 # kinds decode modulo PROG_KIND_LIMIT (built-in kinds and spec types)
-KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 5, 8
+KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 6, 8
 PPM = 1000000   # PROG_PPM: random's p is in millionths, at most 1
 
 

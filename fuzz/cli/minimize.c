@@ -183,7 +183,10 @@ schedule_text(const prog_program *p, char *buf, size_t n)
                  (unsigned long long)p->schedule.seed);
         break;
     case PROG_SCHED_PCT_OPS:
-        snprintf(buf, n, "pct@mark depth %u k %u seed %llu",
+    case PROG_SCHED_PCT_LOG_OPS:
+        snprintf(buf, n, "%s depth %u k %u seed %llu",
+                 p->schedule.strategy == PROG_SCHED_PCT_OPS ? "pct@mark"
+                                                            : "pctlog@mark",
                  p->schedule.depth, p->schedule.k,
                  (unsigned long long)p->schedule.seed);
         break;

@@ -72,6 +72,9 @@ enum prog_strategy {
     /* PCT with its change points counted from the program's first
      * operation, spread over schedule.k points */
     PROG_SCHED_PCT_OPS,
+    /* the same with the change points log-uniform over 1..schedule.k: as
+     * many a few points in as thousands in */
+    PROG_SCHED_PCT_LOG_OPS,
     PROG_STRATEGY_COUNT
 };
 

@@ -129,6 +129,10 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct_from_mark(unsigned depth,
                                                               uint64_t k,
                                                               uint64_t seed);
+/* pct@mark with its change points log-uniform over [1, k] instead of
+ * uniform: "pctlog@mark". */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct_log_from_mark(
+    unsigned depth, uint64_t k, uint64_t seed);
 /* A random walk switching with probability p at each point. */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_random(double p,
                                                        uint64_t seed);

@@ -17,7 +17,7 @@
  *   crossmix N SEED       cross-over children take from both parents
  *   schedonly N           of N mutations of one program, how many change
  *                         its schedule only, and how many draw a new
- *                         random or pct@mark schedule
+ *                         random, pct@mark or pctlog@mark schedule
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -734,7 +734,8 @@ cmd_schedonly(int n)
                                    sizeof a.schedule) != 0;
         /* a new sample of the strategies that find races fastest */
         int sample = (b.schedule.strategy == PROG_SCHED_RANDOM
-                      || b.schedule.strategy == PROG_SCHED_PCT_OPS)
+                      || b.schedule.strategy == PROG_SCHED_PCT_OPS
+                      || b.schedule.strategy == PROG_SCHED_PCT_LOG_OPS)
                      && b.schedule.strategy != a.schedule.strategy
                      && b.schedule.seed != a.schedule.seed;
         b.schedule = a.schedule;

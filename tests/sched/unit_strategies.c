@@ -104,6 +104,53 @@ test_pct(void)
     s->destroy(s);
 }
 
+/* The change point of depth 2 after a mark at step 1000, as an offset. */
+static uint64_t
+first_change(ftfuzz_strategy *s)
+{
+    uint64_t at = s->marked(s, 1000) - 1000;
+    s->destroy(s);
+    return at;
+}
+
+static void
+test_pct_log(void)
+{
+    /* pctlog@mark: as many change points in each power of two of [1, k];
+     * uniform pct@mark puts almost none in the first thousandth. */
+    const uint64_t k = 1u << 20;
+    int near_log = 0, near_uniform = 0, in_range = 1;
+    int buckets[21] = {0};
+    for (uint64_t seed = 0; seed < 2100; seed++) {
+        uint64_t a = first_change(ftfuzz_strategy_pct_log_from_mark(2, k,
+                                                                    seed));
+        uint64_t b = first_change(ftfuzz_strategy_pct_from_mark(2, k, seed));
+        in_range &= a >= 1 && a <= k && b >= 1 && b <= k;
+        near_log += a < 1024;
+        near_uniform += b < 1024;
+        unsigned bit = 0;
+        while ((2ull << bit) <= a)
+            bit++;
+        buckets[bit]++;
+        /* the same seed, the same point */
+        CHECK(first_change(ftfuzz_strategy_pct_log_from_mark(2, k, seed))
+              == a);
+    }
+    CHECK(in_range);
+    /* 10 of the 21 powers of two lie below 1024: about 1,000 of 2,100 */
+    CHECK(near_log > 800 && near_log < 1200);
+    CHECK(near_uniform < 10);
+    for (int b = 0; b <= 20; b++)
+        CHECK(buckets[b] > 40 && buckets[b] < 200);
+    char text[96];
+    ftfuzz_strategy *s = ftfuzz_strategy_pct_log_from_mark(3, 500, 9);
+    s->describe(s, text, sizeof text);
+    CHECK(strcmp(text, "pctlog@mark:3:k=500 seed=9") == 0);
+    /* k = 1: the only point there is */
+    CHECK(first_change(ftfuzz_strategy_pct_log_from_mark(2, 1, 3)) == 1);
+    s->destroy(s);
+}
+
 static void
 test_parse(void)
 {
@@ -149,6 +196,7 @@ main(void)
 {
     test_bytes();
     test_pct();
+    test_pct_log();
     test_parse();
     printf("%d checks, %d failed\n", checks, failures);
     return failures != 0;
