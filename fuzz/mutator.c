@@ -619,14 +619,13 @@ prog_rescale(prog_rng *r, uint32_t *v, uint32_t max)
     return 0;
 }
 
-/* pct@mark's k: how far after the first operation its change points may
- * fall; only meaningful for that strategy. */
+/* pct@mark's and pctlog@mark's k: how far after the first operation their
+ * change points may fall; only meaningful for those strategies. */
 static int
 prog_mut_schedule_k(prog_rng *r, prog_program *p)
 {
     prog_schedule *s = &p->schedule;
-    if (s->strategy != PROG_SCHED_PCT_OPS
-        && s->strategy != PROG_SCHED_PCT_LOG_OPS)
+    if (!prog_pct_at_mark(s->strategy))
         return 0;
     uint32_t k = s->k ? s->k : PROG_PCT_DEFAULT_K;
     if (!prog_rescale(r, &k, 1u << 21))
@@ -798,8 +797,7 @@ prog_shrink(prog_rng *r, prog_program *p)
     prog_schedule *s = &p->schedule;
     uint32_t t, i;
     /* fields the strategy ignores go first: dropping them changes nothing */
-    int uses_k = s->strategy == PROG_SCHED_PCT_OPS
-                 || s->strategy == PROG_SCHED_PCT_LOG_OPS;
+    int uses_k = prog_pct_at_mark(s->strategy);
     if ((s->k && !uses_k) || (s->p_ppm && s->strategy != PROG_SCHED_RANDOM)) {
         s->k = uses_k ? s->k : 0;
         s->p_ppm = s->strategy == PROG_SCHED_RANDOM ? s->p_ppm : 0;

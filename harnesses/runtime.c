@@ -301,8 +301,8 @@ harness_object_kind(int family, uint32_t kind)
 }
 
 /*
- * pct@mark's (and pctlog@mark's) start barrier.  The runner starts the threads one after the
- * other, and under PCT the first one started often runs its whole body
+ * pct@mark's and pctlog@mark's start barrier.  The runner starts the
+ * threads one after the other, and under PCT the first one started often runs its whole body
  * before the next one exists: no change point could interleave them.  So
  * for that strategy every body first waits until all have started (a
  * pthread mutex and condition, which the scheduler models).  The other
@@ -429,8 +429,7 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
 
     current = p;
     barrier_arrived = 0;
-    barrier_expected = (p->schedule.strategy == PROG_SCHED_PCT_OPS
-                        || p->schedule.strategy == PROG_SCHED_PCT_LOG_OPS)
+    barrier_expected = prog_pct_at_mark(p->schedule.strategy)
                            && strategy != NULL
                            && strcmp(strategy->name, "pct") == 0
                        ? p->nthreads : 0;

@@ -119,47 +119,6 @@ pct_marked(ftfuzz_strategy *s, uint64_t step)
     return pct_next_change(p);
 }
 
-FTFUZZ_EXPORT ftfuzz_strategy *
-ftfuzz_strategy_pct(unsigned depth, uint64_t k, uint64_t seed)
-{
-    struct pct_strategy *p = calloc(1, sizeof *p);
-    p->base = (ftfuzz_strategy){
-        .name = "pct",
-        .thread_started = pct_thread_started,
-        .yielded = pct_yielded,
-        .choose = pct_choose,
-        .describe = pct_describe,
-        .destroy = pct_destroy,
-    };
-    if (depth < 1)
-        depth = 1;
-    if (depth > PCT_MAX_DEPTH)
-        depth = PCT_MAX_DEPTH;
-    p->depth = depth;
-    p->k = k ? k : PCT_DEFAULT_K;
-    p->seed = seed;
-    p->rng = seed ^ 0x706374ull;
-    p->nchange = depth - 1;
-    for (unsigned i = 0; i < p->nchange; i++)
-        p->change[i] = 1 + sched_rng_next(&p->rng) % p->k;
-    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
-    return &p->base;
-}
-
-/* The change points count from the session's mark (a harness's first
- * operation): the thousands of points of setting threads up never take
- * one, so a small k covers the operations themselves. */
-FTFUZZ_EXPORT ftfuzz_strategy *
-ftfuzz_strategy_pct_from_mark(unsigned depth, uint64_t k, uint64_t seed)
-{
-    struct pct_strategy *p =
-        (struct pct_strategy *)ftfuzz_strategy_pct(depth, k, seed);
-    p->from_mark = 1;
-    p->origin = SCHED_NO_DEADLINE;
-    p->base.marked = pct_marked;
-    return &p->base;
-}
-
 /* A change point in [1, k], log-uniform: a power of two below k uniformly,
  * then uniform within it (capped at k).  Integers only, so that the same
  * seed gives the same points on any machine. */
@@ -176,19 +135,63 @@ pct_log_point(uint64_t *rng, uint64_t k)
     return lo + sched_rng_next(rng) % (hi - lo + 1);
 }
 
+/* The three variants differ in where the change points count from (the
+ * start, or the session's mark) and how they are drawn over [1, k]
+ * (uniform, or log-uniform); each draws them once, from its own stream,
+ * which then gives the threads' priorities. */
+static ftfuzz_strategy *
+pct_new(unsigned depth, uint64_t k, uint64_t seed, int from_mark,
+        int log_scale)
+{
+    struct pct_strategy *p = calloc(1, sizeof *p);
+    p->base = (ftfuzz_strategy){
+        .name = "pct",
+        .thread_started = pct_thread_started,
+        .yielded = pct_yielded,
+        .choose = pct_choose,
+        .describe = pct_describe,
+        .destroy = pct_destroy,
+        .marked = from_mark ? pct_marked : NULL,
+    };
+    if (depth < 1)
+        depth = 1;
+    if (depth > PCT_MAX_DEPTH)
+        depth = PCT_MAX_DEPTH;
+    p->depth = depth;
+    p->k = k ? k : PCT_DEFAULT_K;
+    p->seed = seed;
+    p->from_mark = from_mark;
+    p->log_scale = log_scale;
+    p->origin = from_mark ? SCHED_NO_DEADLINE : 0;
+    p->rng = seed ^ (log_scale ? 0x7063746c6f67ull : 0x706374ull);
+    p->nchange = depth - 1;
+    for (unsigned i = 0; i < p->nchange; i++)
+        p->change[i] = log_scale ? pct_log_point(&p->rng, p->k)
+                                 : 1 + sched_rng_next(&p->rng) % p->k;
+    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
+    return &p->base;
+}
+
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct(unsigned depth, uint64_t k, uint64_t seed)
+{
+    return pct_new(depth, k, seed, 0, 0);
+}
+
+/* The change points count from the session's mark (a harness's first
+ * operation): the thousands of points of setting threads up never take
+ * one, so a small k covers the operations themselves. */
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct_from_mark(unsigned depth, uint64_t k, uint64_t seed)
+{
+    return pct_new(depth, k, seed, 1, 0);
+}
+
 /* pct@mark whose change points fall log-uniformly in [1, k]: each scale
  * (1-2, 2-4, ... points after the first operation) gets the same share,
  * so a race a few hundred points in is found with a k of thousands. */
 FTFUZZ_EXPORT ftfuzz_strategy *
 ftfuzz_strategy_pct_log_from_mark(unsigned depth, uint64_t k, uint64_t seed)
 {
-    struct pct_strategy *p =
-        (struct pct_strategy *)ftfuzz_strategy_pct_from_mark(depth, k, seed);
-    p->log_scale = 1;
-    p->rng = seed ^ 0x7063746c6f67ull;
-    for (unsigned i = 0; i < p->nchange; i++)
-        p->change[i] = pct_log_point(&p->rng, p->k);
-    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
-    /* the threads' starting priorities come from the same stream */
-    return &p->base;
+    return pct_new(depth, k, seed, 1, 1);
 }

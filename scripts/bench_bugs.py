@@ -5,8 +5,9 @@ For each race program (the regression corpus's failing inputs and the
 example extension's two races) it measures, on this machine, in one run:
 
   - executions to the first failing schedule for the strategies random
-    (p = 0.002 and 0.01), pct with d = 1, 2, 3 and pctlog with d = 2, 3 (pct counted from the first operation, k
-    measured on a run without preemptions), through the targets' explore
+    (p = 0.002 and 0.01), pct with d = 1, 2, 3 and pctlog with d = 2, 3
+    (both counted from the first operation, k measured on a run without
+    preemptions), through the targets' explore
     mode: the program's operations fixed, the schedule from seed b + i;
   - executions to the first finding for libFuzzer with the custom mutator,
     from the program with its schedule removed, with and without the
@@ -50,7 +51,8 @@ PLAIN_PYTHON = os.path.join(BUILD, "cpython-plain", "bin", "python3")
 BENCHMARKS = os.path.join(ROOT, "BENCHMARKS.md")
 
 # random is the program format's default p (0.002); random:0.01 won on
-# most races in a side run (BENCHMARKS.md), so both are measured.
+# most races in a side run (BENCHMARKS.md), so both are measured; pctlog
+# draws pct's change points log-uniformly.
 STRATEGIES = ["random", "random:0.01", "pct:1", "pct:2", "pct:3", "pctlog:2",
               "pctlog:3"]
 

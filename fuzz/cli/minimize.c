@@ -571,10 +571,10 @@ reseed_write(const char *out, const prog_program *p,
  * FILE's own preemptions with their gaps kept and the first one i + 1
  * points after the first operation begins (bytes@mark; a single
  * preemption when FILE has none), then seed i of random (p = 0.002 and
- * 0.01) and of pct:3.  A regression input's interleaving is made of scheduling
- * steps, and anything that moves the interpreter's steps (another harness
- * or CPython build, see docs/replay.md) can make it miss its race while the
- * race is still there; this finds the race again.
+ * 0.01) and of pct:3.  A regression input's interleaving is made of
+ * scheduling steps, and anything that moves the interpreter's steps
+ * (another harness or CPython build, see docs/replay.md) can make it miss
+ * its race while the race is still there; this finds the race again.
  */
 int
 cmd_reseed(int argc, char **argv)

@@ -78,6 +78,15 @@ enum prog_strategy {
     PROG_STRATEGY_COUNT
 };
 
+/* pct@mark and pctlog@mark: the strategies that read schedule.k, count
+ * from the first operation and need the harness's start barrier. */
+static inline int
+prog_pct_at_mark(uint32_t strategy)
+{
+    return strategy == PROG_SCHED_PCT_OPS
+           || strategy == PROG_SCHED_PCT_LOG_OPS;
+}
+
 typedef struct prog_object {
     uint32_t kind;     /* < PROG_KIND_LIMIT: enum prog_object_kind, or a spec type */
     uint32_t size;     /* < PROG_MAX_SIZE */
