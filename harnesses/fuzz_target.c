@@ -503,7 +503,7 @@ harness_explore(const char *out)
     unsigned long long seed = explore_env("FTFUZZ_EXPLORE_SEED", 0);
     int quiet = explore_env("FTFUZZ_EXPLORE_QUIET", 0) != 0;
     if (!strategy || !*strategy)
-        strategy = "pct:3";
+        strategy = "pctlog:3";
     unsigned depth = 0;
     unsigned long long k = 0;
     int random = 0;

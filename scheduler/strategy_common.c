@@ -1,6 +1,7 @@
 /*
  * What the strategies share: a seeded generator, and the parser of strategy
- * specs ("pct:3:k=2000", "random:0.05", "bytes:0a01", "replay:FILE").
+ * specs ("pct:3:k=2000", "pctlog:3", "random:0.05", "bytes:0a01",
+ * "replay:FILE").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ ftfuzz_strategy_parse(const char *spec, uint64_t seed, char *err,
     memcpy(name, spec, nlen);
     name[nlen] = 0;
 
-    if (!strcmp(name, "pct")) {
+    if (!strcmp(name, "pct") || !strcmp(name, "pctlog")) {
         char *end;
         errno = 0;
         unsigned long d = strtoul(rest, &end, 10);
@@ -91,7 +92,8 @@ ftfuzz_strategy_parse(const char *spec, uint64_t seed, char *err,
         }
         if (*end)
             goto bad;
-        return ftfuzz_strategy_pct((unsigned)d, k, seed);
+        return name[3] ? ftfuzz_strategy_pct_log((unsigned)d, k, seed)
+                       : ftfuzz_strategy_pct((unsigned)d, k, seed);
     }
     if (!strcmp(name, "random")) {
         double p = 0.02;
@@ -126,7 +128,8 @@ ftfuzz_strategy_parse(const char *spec, uint64_t seed, char *err,
     }
 bad:
     snprintf(err, errsize,
-             "bad strategy '%s': expected pct:D[:k=K] (1 <= D <= 64), "
+             "bad strategy '%s': expected pct:D[:k=K] or pctlog:D[:k=K] "
+             "(1 <= D <= 64), "
              "random[:P] (0 < P <= 1), bytes:HEX, bytes:@FILE or "
              "replay:FILE",
              spec);

@@ -84,8 +84,8 @@ static void
 pct_describe(ftfuzz_strategy *s, char *buf, size_t size)
 {
     struct pct_strategy *p = (struct pct_strategy *)s;
-    snprintf(buf, size, "%s:%u:k=%llu seed=%llu",
-             p->log_scale ? "pctlog@mark" : p->from_mark ? "pct@mark" : "pct",
+    snprintf(buf, size, "%s%s:%u:k=%llu seed=%llu",
+             p->log_scale ? "pctlog" : "pct", p->from_mark ? "@mark" : "",
              p->depth,
              (unsigned long long)p->k, (unsigned long long)p->seed);
 }
@@ -135,7 +135,7 @@ pct_log_point(uint64_t *rng, uint64_t k)
     return lo + sched_rng_next(rng) % (hi - lo + 1);
 }
 
-/* The three variants differ in where the change points count from (the
+/* The four variants differ in where the change points count from (the
  * start, or the session's mark) and how they are drawn over [1, k]
  * (uniform, or log-uniform); each draws them once, from its own stream,
  * which then gives the threads' priorities. */
@@ -176,6 +176,13 @@ FTFUZZ_EXPORT ftfuzz_strategy *
 ftfuzz_strategy_pct(unsigned depth, uint64_t k, uint64_t seed)
 {
     return pct_new(depth, k, seed, 0, 0);
+}
+
+/* pct whose change points fall log-uniformly in [1, k]. */
+FTFUZZ_EXPORT ftfuzz_strategy *
+ftfuzz_strategy_pct_log(unsigned depth, uint64_t k, uint64_t seed)
+{
+    return pct_new(depth, k, seed, 0, 1);
 }
 
 /* The change points count from the session's mark (a harness's first

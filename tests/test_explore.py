@@ -64,6 +64,7 @@ def test_same_flags_give_the_same_failing_schedule(tmp_path):
     b = explore(scenario("odict_copy_clear"), tmp_path / "b", "--quiet",
                 "--iterations", "300", "--seed", "100")
     assert failing(a) == failing(b)
+    assert failing(a)[2].startswith("pctlog:3:k=")   # the default
     assert (tmp_path / "a" / "explore-odict_copy_clear").read_bytes() == \
         (tmp_path / "b" / "explore-odict_copy_clear").read_bytes()
 

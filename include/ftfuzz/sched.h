@@ -124,7 +124,12 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes_from_mark(
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
                                                     uint64_t k,
                                                     uint64_t seed);
-/* The same, with the change points counted from the session's mark
+/* The same with its change points log-uniform over [1, k] instead of
+ * uniform (each power of two gets the same share): "pctlog". */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct_log(unsigned depth,
+                                                        uint64_t k,
+                                                        uint64_t seed);
+/* pct with the change points counted from the session's mark
  * (ftfuzz_sched_mark): "pct@mark". */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct_from_mark(unsigned depth,
                                                               uint64_t k,

@@ -149,21 +149,50 @@ test_pct_log(void)
     /* k = 1: the only point there is */
     CHECK(first_change(ftfuzz_strategy_pct_log_from_mark(2, 1, 3)) == 1);
     s->destroy(s);
+
+    /* Whole-run pctlog (ftfuzz explore on a program): the same points,
+     * counted from step 0 instead of the mark. */
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        s = ftfuzz_strategy_pct_log(2, k, seed);
+        s->thread_started(s, 0);
+        uint64_t next;
+        ftfuzz_decision d = decision(0, 0, 1, (const unsigned[]){0}, 1, 1);
+        s->choose(s, &d, &next);
+        CHECK(next == first_change(ftfuzz_strategy_pct_log_from_mark(2, k,
+                                                                     seed)));
+        s->destroy(s);
+    }
+    s = ftfuzz_strategy_pct_log(3, 500, 9);
+    s->describe(s, text, sizeof text);
+    CHECK(strcmp(text, "pctlog:3:k=500 seed=9") == 0);
+    s->destroy(s);
 }
 
 static void
 test_parse(void)
 {
     char err[512];
-    const char *good[] = { "pct:3", "pct:2:k=100", "random", "random:0.5",
+    const char *good[] = { "pct:3", "pct:2:k=100", "pctlog:3",
+                           "pctlog:2:k=100", "random", "random:0.5",
                            "bytes:0a01", "bytes:" };
+    /* what each recreates itself as (seed 1; pct's k defaults to 20000) */
+    const char *described[] = { "pct:3:k=20000 seed=1", "pct:2:k=100 seed=1",
+                                "pctlog:3:k=20000 seed=1",
+                                "pctlog:2:k=100 seed=1", NULL, NULL, NULL,
+                                NULL };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         ftfuzz_strategy *s = ftfuzz_strategy_parse(good[i], 1, err, sizeof err);
         CHECK(s != NULL);
+        if (s && described[i]) {
+            char text[96];
+            s->describe(s, text, sizeof text);
+            CHECK(strcmp(text, described[i]) == 0);
+        }
         if (s)
             s->destroy(s);
     }
     const char *bad[] = { "", "pct", "pct:0", "pct:x", "pct:3:k=0",
+                          "pctlog", "pctlog:0", "pctlog:65", "pctlog:2:k=0",
                           "random:2", "random:x", "bytes:0", "bytes:zz",
                           "replay:", "nonsense" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
