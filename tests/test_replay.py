@@ -1,6 +1,7 @@
 """`ftfuzz replay FILE` and `ftfuzz minimize FILE` on fuzz inputs: the
 report a CPython developer reads, the files written beside it, exact
 replay in fresh processes, and minimisation."""
+import json
 import os
 import re
 import subprocess
@@ -252,6 +253,55 @@ def test_reseed_finds_a_schedule_that_reaches_the_race_again(tmp_path):
     assert lost.read_bytes() == subprocess.run(
         [PROG_EDIT, src, "/dev/stdout", "--no-preemptions"],
         capture_output=True, check=True).stdout
+
+
+def decoded_schedule(path):
+    unit = os.path.join(ROOT, "build", "tests", "fuzz", "unit_program")
+    with open(path, "rb") as f:
+        out = subprocess.run([unit, "decode"], stdin=f, capture_output=True,
+                             check=True).stdout
+    return json.loads(out)["schedule"]
+
+
+def test_reseed_writes_only_the_fields_of_the_schedule_it_found(tmp_path):
+    """The old schedule's fields (here random, p = 1e-6, k and depth set)
+    do not linger in what reseed writes: each kind it tries is exactly
+    that kind.  On this build the race is found by `random p 0.01 seed
+    5`; another layout may pick another kind, and the fields are checked
+    against whichever it names."""
+    src = os.path.join(REGRESSIONS, "odict_copy_clear")
+    lost = tmp_path / "lost"
+    subprocess.run([PROG_EDIT, src, str(lost), "--no-preemptions",
+                    "--schedule", "2:7:777:1:5"], check=True)
+    assert decoded_schedule(lost) == {"strategy": 2, "depth": 7, "seed": 5,
+                                      "k": 777, "p_ppm": 1, "bytes": ""}
+    before = ftfuzz("replay", "--brief", "--target", "fuzz_ext", str(lost))
+    assert before.stdout.startswith("verdict=passed"), before.stdout
+    found = tmp_path / "found"
+    r = ftfuzz("reseed", "--expect", "crash", "--tries", "12", "--target",
+               "fuzz_ext", "--out", str(found), str(lost))
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"reseed: (bytes@mark preemptions from|random seed|"
+                  r"random p 0.01 seed|pct:3 seed) (\d+) gives crash",
+                  r.stdout)
+    assert m, r.stdout
+    kind, n = m.group(1), int(m.group(2))
+    got = decoded_schedule(found)
+    if kind.startswith("bytes"):
+        assert got["strategy"] == 3 and got["bytes"], got
+        got["bytes"] = ""
+        want = {"strategy": 3, "depth": 1, "seed": 0, "k": 0, "p_ppm": 0}
+    else:
+        # depth 1 is the format's default (what a walk leaves unset)
+        want = {"random seed": {"strategy": 2, "p_ppm": 0, "depth": 1},
+                "random p 0.01 seed": {"strategy": 2, "p_ppm": 10000,
+                                       "depth": 1},
+                "pct:3 seed": {"strategy": 1, "p_ppm": 0, "depth": 3}}[kind]
+        want.update(seed=n, k=0)
+    want["bytes"] = ""
+    assert got == want, (kind, got)
+    after = ftfuzz("replay", "--brief", "--target", "fuzz_ext", str(found))
+    assert after.stdout.startswith("verdict=crash"), after.stdout
 
 
 def test_reseed_bad_usage(tmp_path):

@@ -475,8 +475,8 @@ shifted_schedule(prog_program *p, const prog_preemption *pre, size_t npre,
                  uint64_t shift)
 {
     prog_schedule *s = &p->schedule;
-    s->strategy = PROG_SCHED_BYTES_OPS;
-    s->nbytes = 0;
+    /* nothing of the old schedule (a random walk's p, pct's k) lingers */
+    *s = (prog_schedule){.strategy = PROG_SCHED_BYTES_OPS, .depth = 1};
     put_varint(s, shift + 1);
     s->bytes[s->nbytes++] = npre ? pre[0].choice : 1;
     for (size_t j = 1; j < npre; j++) {
@@ -673,12 +673,12 @@ cmd_reseed(int argc, char **argv)
     for (uint64_t i = 0; i < tries && rc == 1; i++) {
         for (size_t kind = 0; kind < sizeof kinds / sizeof kinds[0] && rc == 1;
              kind++) {
-            p->schedule.strategy = kinds[kind].strategy;
-            p->schedule.p_ppm = kinds[kind].p_ppm;
-            p->schedule.depth = 3;
-            p->schedule.k = 0;
-            p->schedule.seed = i;
-            p->schedule.nbytes = 0;
+            p->schedule = (prog_schedule){
+                .strategy = kinds[kind].strategy,
+                .depth = kinds[kind].strategy == PROG_SCHED_PCT ? 3 : 1,
+                .seed = i,
+                .p_ppm = kinds[kind].p_ppm,
+            };
             struct replay_outcome o;
             if (still_fails(&m, p, 0, &o)
                 || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict)))

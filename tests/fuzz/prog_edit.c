@@ -6,6 +6,7 @@
  *                    [--explicit TRACE] [--preempt STEP:CHOICE]...
  *                    [--swap-threads A:B] [--no-preemptions]
  *                    [--set-object I:KIND:SIZE]
+ *                    [--schedule STRATEGY:DEPTH:K:P_PPM:SEED]
  *
  * --threads sets the number of thread bodies (new ones empty), --op
  * appends an operation to thread T, --object appends a shared object,
@@ -14,7 +15,8 @@
  * preemption to a bytes schedule (kept in step order), --swap-threads
  * exchanges two thread bodies, --no-preemptions empties the schedule,
  * --set-object changes an object's kind (as the program stores it) and
- * size.
+ * size, --schedule replaces the schedule with a strategy's fields (after
+ * any flag that edits preemptions, which would make it bytes again).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,17 @@ main(int argc, char **argv)
             prog_thread t = p.threads[a];
             p.threads[a] = p.threads[b];
             p.threads[b] = t;
+        } else if (!strcmp(argv[i], "--schedule")) {
+            unsigned strategy, depth, k, ppm;
+            unsigned long long seed;
+            if (sscanf(v, "%u:%u:%u:%u:%llu", &strategy, &depth, &k, &ppm,
+                       &seed) != 5) {
+                fprintf(stderr, "prog_edit: bad --schedule %s\n", v);
+                return 2;
+            }
+            p.schedule = (prog_schedule){.strategy = strategy, .depth = depth,
+                                         .seed = seed, .k = k, .p_ppm = ppm};
+            bytes = 0;
         } else if (!strcmp(argv[i], "--no-preemptions")) {
             npre = 0;
             bytes = 1;
