@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ftfuzz/aslr.h"
 #include "harness.h"
 
 #ifndef FTFUZZ_FAMILY
@@ -37,12 +37,12 @@ harness_no_aslr(char **argv)
     const char *keep = getenv("FTFUZZ_NO_REEXEC");
     if (keep && *keep && strcmp(keep, "0") != 0)
         return;
-    int pers = personality(0xffffffff);
-    if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
-        return;
-    if (personality((unsigned long)pers | ADDR_NO_RANDOMIZE) == -1)
-        return;
-    execv("/proc/self/exe", argv);
+    if (ftfuzz_aslr_off() == 1) {
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "ftfuzz: warning: cannot re-execute %s with "
+                        "address-space randomization off: %s\n",
+                argv[0], strerror(errno));
+    }
 }
 
 /* What a forked execution hands back to the fuzzing process. */

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/personality.h>
 
+#include "ftfuzz/aslr.h"
 #include "sched_internal.h"
 
 static ftfuzz_strategy *auto_strategy;
@@ -104,11 +104,11 @@ auto_session_start(int argc, char **argv)
     if (env_set("FTFUZZ_DISABLE"))
         return;
     if (!env_set("FTFUZZ_NO_REEXEC")) {
-        int pers = personality(0xffffffff);
-        if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE)
-            && personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1) {
+        if (ftfuzz_aslr_off() == 1) {
             execv("/proc/self/exe", argv);
-            /* Could not re-exec: go on with randomization. */
+            fprintf(stderr, "ftfuzz: warning: cannot re-execute %s with "
+                            "address-space randomization off: %s\n",
+                    argv[0], strerror(errno));
         }
     }
     const char *spec = getenv("FTFUZZ_STRATEGY");

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/personality.h>
+#include "ftfuzz/aslr.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -359,9 +359,7 @@ copy_file(const char *from, const char *to)
 void
 disable_aslr(void)
 {
-    int pers = personality(0xffffffff);
-    if (pers != -1)
-        personality((unsigned long)pers | ADDR_NO_RANDOMIZE);
+    ftfuzz_aslr_off();
 }
 
 int

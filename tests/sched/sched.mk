@@ -34,3 +34,11 @@ $(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c $(SCHED_LIB) $(
 	$(CC) $(SCHED_TEST_CFLAGS) -I$(ROOT)/include -pthread $< -o $@ $(SCHED_LDFLAGS)
 
 TEST_PROGRAMS += $(SCHED_TEST_DIR)/unit_strategies
+
+# Runs a command with personality() refused, as Docker's default seccomp
+# profile does (the tests of the address-randomization warning).
+$(SCHED_TEST_DIR)/no_personality: tests/sched/no_personality.c
+	@mkdir -p $(@D)
+	$(CC) $(SCHED_TEST_CFLAGS) $< -o $@
+
+TEST_PROGRAMS += $(SCHED_TEST_DIR)/no_personality

@@ -1,0 +1,49 @@
+/*
+ * Address-space randomization off, or a loud warning.
+ *
+ * Address-derived values (id()-based hashes, allocator layout) reach
+ * CPython's control flow, so with randomization on the same input can take
+ * another path in another process (docs/replay.md).  Every ftfuzz process
+ * that runs executions turns it off; a container's seccomp profile may
+ * refuse (Docker's default allows personality() only for a few personas),
+ * and then running on silently would turn a replayed crash into a pass.
+ * Header-only: the scheduler runtime, the fuzz targets and the CLI share it
+ * without linking each other.
+ */
+#ifndef FTFUZZ_ASLR_H
+#define FTFUZZ_ASLR_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+
+/*
+ * Sets ADDR_NO_RANDOMIZE in this process's personality, which takes effect
+ * at its next exec and in every child it execs.  Returns 1 when it was
+ * newly set (re-exec to apply it to this process), 0 when it was already
+ * set, -1 when the kernel refused, after a warning on stderr.
+ */
+static inline int
+ftfuzz_aslr_off(void)
+{
+    int pers = personality(0xffffffff);
+    if (pers != -1 && (pers & ADDR_NO_RANDOMIZE))
+        return 0;
+    if (pers != -1
+        && personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1)
+        return 1;
+    static int warned;   /* once per process (per file that asks) */
+    if (warned++)
+        return -1;
+    fprintf(stderr,
+            "ftfuzz: warning: cannot turn address-space randomization off "
+            "(personality: %s), so an execution may differ from one process "
+            "to the next: a replay can miss its race or give another trace "
+            "hash.  In a container, allow it (docker run --security-opt "
+            "seccomp=unconfined, or --privileged).\n",
+            strerror(errno));
+    return -1;
+}
+
+#endif
