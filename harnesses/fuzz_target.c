@@ -37,12 +37,7 @@ harness_no_aslr(char **argv)
     const char *keep = getenv("FTFUZZ_NO_REEXEC");
     if (keep && *keep && strcmp(keep, "0") != 0)
         return;
-    if (ftfuzz_aslr_off() == 1) {
-        execv("/proc/self/exe", argv);
-        fprintf(stderr, "ftfuzz: warning: cannot re-execute %s with "
-                        "address-space randomization off: %s\n",
-                argv[0], strerror(errno));
-    }
+    ftfuzz_aslr_reexec(argv);
 }
 
 /* What a forked execution hands back to the fuzzing process. */

@@ -103,14 +103,8 @@ auto_session_start(int argc, char **argv)
     (void)argc;
     if (env_set("FTFUZZ_DISABLE"))
         return;
-    if (!env_set("FTFUZZ_NO_REEXEC")) {
-        if (ftfuzz_aslr_off() == 1) {
-            execv("/proc/self/exe", argv);
-            fprintf(stderr, "ftfuzz: warning: cannot re-execute %s with "
-                            "address-space randomization off: %s\n",
-                    argv[0], strerror(errno));
-        }
-    }
+    if (!env_set("FTFUZZ_NO_REEXEC"))
+        ftfuzz_aslr_reexec(argv);
     const char *spec = getenv("FTFUZZ_STRATEGY");
     if (!spec || !*spec)
         spec = "pct:3";

@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ftfuzz/aslr.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "ftfuzz/aslr.h"
 
 /* --- the command table ------------------------------------------------------ */
 

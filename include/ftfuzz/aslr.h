@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <unistd.h>
 
 /*
  * Sets ADDR_NO_RANDOMIZE in this process's personality, which takes effect
@@ -44,6 +45,20 @@ ftfuzz_aslr_off(void)
             "seccomp=unconfined, or --privileged).\n",
             strerror(errno));
     return -1;
+}
+
+/* ftfuzz_aslr_off(), and when that newly took effect, this program again
+ * (argv as main got it) from the start, with randomization off; returns
+ * when there was nothing to do, or after a warning. */
+static inline void
+ftfuzz_aslr_reexec(char **argv)
+{
+    if (ftfuzz_aslr_off() != 1)
+        return;
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "ftfuzz: warning: cannot re-execute %s with "
+                    "address-space randomization off: %s\n",
+            argv[0], strerror(errno));
 }
 
 #endif
