@@ -497,6 +497,8 @@ harness_explore(const char *out)
         explore_env("FTFUZZ_EXPLORE_ITERATIONS", 1000);
     unsigned long long seed = explore_env("FTFUZZ_EXPLORE_SEED", 0);
     int quiet = explore_env("FTFUZZ_EXPLORE_QUIET", 0) != 0;
+    /* pctlog found 12 of the 13 bench-bugs races at the median, uniform
+     * pct 8 (BENCHMARKS.md) */
     if (!strategy || !*strategy)
         strategy = "pctlog:3";
     unsigned depth = 0;

@@ -408,10 +408,8 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
-    /* pctlog found 12 of the 13 bench-bugs races at the median, uniform
-     * pct 8 (BENCHMARKS.md) */
-    const char *strategy = *flag("explore", "--strategy")
-                               ? flag("explore", "--strategy") : "pctlog:3";
+    /* empty: the target's own default (pctlog:3, harness_explore) */
+    const char *strategy = flag("explore", "--strategy");
     char *scenario = realpath(argv[0], NULL);
     if (!scenario) {
         fprintf(stderr, "ftfuzz explore: %s: %s\n", argv[0],
