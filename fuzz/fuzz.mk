@@ -12,6 +12,7 @@ PROG_GEN_SRC  := $(PROG_GEN_DIR)/program.pb-c.c
 PROG_GEN_HDR  := $(PROG_GEN_DIR)/program.pb-c.h
 PROG_OBJ_DIR  := $(BUILD)/fuzz
 PROG_OBJS     := $(PROG_OBJ_DIR)/program.o $(PROG_OBJ_DIR)/mutator.o \
+                 $(PROG_OBJ_DIR)/anchors.o \
                  $(PROG_OBJ_DIR)/program.pb-c.o
 PROG_LIB      := $(BUILD)/lib/libftfuzz_prog.a
 # LLVMFuzzerCustomMutator and LLVMFuzzerCustomCrossOver: link it into a
@@ -19,7 +20,8 @@ PROG_LIB      := $(BUILD)/lib/libftfuzz_prog.a
 PROG_GLUE_OBJ := $(PROG_OBJ_DIR)/libfuzzer_glue.o
 PROG_CFLAGS   := -I$(PROG_GEN_DIR) -I$(ROOT)/fuzz
 PROG_LDLIBS   := -lprotobuf-c
-PROG_HDRS     := include/ftfuzz/program.h fuzz/mutator.h $(PROG_GEN_HDR)
+PROG_HDRS     := include/ftfuzz/program.h include/ftfuzz/anchors.h \
+                 fuzz/mutator.h $(PROG_GEN_HDR)
 # protoc-c's output is not ours to fix: its warnings stay warnings.
 PROG_GEN_CFLAGS := $(filter-out -Werror,$(CFLAGS))
 
@@ -31,7 +33,8 @@ $(PROG_OBJ_DIR)/program.pb-c.o: $(PROG_GEN_SRC) $(PROG_GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_GEN_CFLAGS) $(PROG_CFLAGS) -c $< -o $@
 
-$(PROG_OBJ_DIR)/program.o $(PROG_OBJ_DIR)/mutator.o $(PROG_GLUE_OBJ): \
+$(PROG_OBJ_DIR)/program.o $(PROG_OBJ_DIR)/mutator.o $(PROG_OBJ_DIR)/anchors.o \
+		$(PROG_GLUE_OBJ): \
 		$(PROG_OBJ_DIR)/%.o: fuzz/%.c $(PROG_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) -c $< -o $@
@@ -49,6 +52,7 @@ PROG_TEST_DIR  := $(BUILD)/tests/fuzz
 PROG_ASAN_DIR  := $(PROG_TEST_DIR)/asan
 PROG_SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 PROG_ASAN_OBJS := $(PROG_ASAN_DIR)/program.o $(PROG_ASAN_DIR)/mutator.o \
+                  $(PROG_ASAN_DIR)/anchors.o \
                   $(PROG_ASAN_DIR)/program.pb-c.o
 PROG_TEST_HDRS := $(PROG_HDRS)
 
@@ -56,7 +60,8 @@ $(PROG_ASAN_DIR)/program.pb-c.o: $(PROG_GEN_SRC) $(PROG_GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_GEN_CFLAGS) $(PROG_CFLAGS) $(PROG_SANITIZE) -c $< -o $@
 
-$(PROG_ASAN_DIR)/program.o $(PROG_ASAN_DIR)/mutator.o $(PROG_ASAN_DIR)/libfuzzer_glue.o: \
+$(PROG_ASAN_DIR)/program.o $(PROG_ASAN_DIR)/mutator.o $(PROG_ASAN_DIR)/anchors.o \
+		$(PROG_ASAN_DIR)/libfuzzer_glue.o: \
 		$(PROG_ASAN_DIR)/%.o: fuzz/%.c $(PROG_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) $(PROG_SANITIZE) -c $< -o $@

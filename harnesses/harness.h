@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
 #include "ftfuzz/sched.h"
 

@@ -161,6 +161,34 @@ harness_load_spec(int family)
     }
 }
 
+/*
+ * FTFUZZ_TEST_SHIFT_START=N (tests only): N more objects kept alive and
+ * one more thread started and joined before the fork, which moves the
+ * memory layout and the steps of every execution the way a change to the
+ * harness's start-up does.  Anchored schedules must not notice
+ * (tests/test_anchors.py).
+ */
+static void
+harness_test_shift_start(PyObject *warm)
+{
+    const char *v = getenv("FTFUZZ_TEST_SHIFT_START");
+    long n = v && *v ? strtol(v, NULL, 10) : 0;
+    if (n <= 0)
+        return;
+    static PyObject *kept;
+    kept = PyList_New(0);
+    for (long i = 0; kept && i < n; i++) {
+        PyObject *x = PyLong_FromLong(1000000 + i);
+        if (x == NULL || PyList_Append(kept, x) < 0)
+            harness_die("FTFUZZ_TEST_SHIFT_START: out of memory");
+        Py_DECREF(x);
+    }
+    PyObject *again = PyObject_CallNoArgs(warm);
+    if (again == NULL)
+        harness_die("FTFUZZ_TEST_SHIFT_START: cannot start the thread");
+    Py_DECREF(again);
+}
+
 void
 harness_init(const char *argv0, int family)
 {
@@ -249,10 +277,11 @@ harness_init(const char *argv0, int family)
      * any process that has had threads.
      */
     PyObject *warmed = warm ? PyObject_CallNoArgs(warm) : NULL;
-    Py_XDECREF(warm);
     if (warmed == NULL)
         harness_die("cannot start the warm-up thread");
     Py_DECREF(warmed);
+    harness_test_shift_start(warm);
+    Py_XDECREF(warm);
     /* Forked executions all start from this state: make it a clean one. */
     harness_collect();
     /*
@@ -301,7 +330,8 @@ harness_object_kind(int family, uint32_t kind)
 }
 
 /*
- * pct@mark's and pctlog@mark's start barrier.  The runner starts the
+ * pct@mark's and pctlog@mark's start barrier (and that of their anchored
+ * rewrite, prog_start_barrier).  The runner starts the
  * threads one after the other, and under PCT the first one started often runs its whole body
  * before the next one exists: no change point could interleave them.  So
  * for that strategy every body first waits until all have started (a
@@ -341,6 +371,8 @@ thread_body(PyObject *self, PyObject *unused)
     if (t->nops)
         ftfuzz_sched_mark();
     for (uint32_t i = 0; i < t->nops; i++) {
+        /* anchors count this operation's points from here */
+        ftfuzz_sched_region(i + 1);
         report_op_begin((unsigned)idx, i);
         PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
                                current->nobjects);
@@ -366,6 +398,9 @@ static PyMethodDef thread_body_def = {
     "ftfuzz_thread_body", thread_body, METH_NOARGS, NULL,
 };
 
+/* Most anchors of an FTFUZZ_ANCHORS_FILE list. */
+#define HARNESS_MAX_ANCHORS 4096
+
 static ftfuzz_strategy *
 harness_strategy(const prog_schedule *s)
 {
@@ -384,6 +419,29 @@ harness_strategy(const prog_schedule *s)
             s->depth, s->k ? s->k : PROG_PCT_DEFAULT_K, s->seed);
     case PROG_SCHED_BYTES_OPS:
         return ftfuzz_strategy_bytes_from_mark(s->bytes, s->nbytes);
+    case PROG_SCHED_ANCHORS:
+    case PROG_SCHED_ANCHORS_BARRIER: {
+        /* FTFUZZ_ANCHORS_FILE: longer lists than an input holds, which
+         * `ftfuzz anchor` shrinks until they fit */
+        static uint8_t file_bytes[HARNESS_MAX_ANCHORS * PROG_ANCHOR_MAX_BYTES];
+        const uint8_t *bytes = s->bytes;
+        size_t nbytes = s->nbytes;
+        const char *path = getenv("FTFUZZ_ANCHORS_FILE");
+        FILE *f = path && *path ? fopen(path, "rb") : NULL;
+        if (f) {
+            nbytes = fread(file_bytes, 1, sizeof file_bytes, f);
+            bytes = file_bytes;
+            fclose(f);
+        }
+        static prog_anchor pa[HARNESS_MAX_ANCHORS];
+        static ftfuzz_anchor fa[HARNESS_MAX_ANCHORS];
+        size_t n = prog_anchors_decode(bytes, nbytes, pa,
+                                       HARNESS_MAX_ANCHORS);
+        for (size_t i = 0; i < n; i++)
+            fa[i] = (ftfuzz_anchor){pa[i].thread, pa[i].region, pa[i].point,
+                                    pa[i].to, pa[i].blocked};
+        return ftfuzz_strategy_anchors(fa, n);
+    }
     }
     return ftfuzz_strategy_bytes(s->bytes, s->nbytes);
 }
@@ -429,9 +487,10 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
 
     current = p;
     barrier_arrived = 0;
-    barrier_expected = prog_pct_at_mark(p->schedule.strategy)
+    /* not in the warm-up run, which has no schedule (`bytes`) */
+    barrier_expected = prog_start_barrier(p->schedule.strategy)
                            && strategy != NULL
-                           && strcmp(strategy->name, "pct") == 0
+                           && strcmp(strategy->name, "bytes") != 0
                        ? p->nthreads : 0;
     harness_make_objects(p, family, objects, kinds, sources);
     if (check)

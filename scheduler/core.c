@@ -205,6 +205,9 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
 
     if (ftfuzz_sched_step >= sched.max_steps)
         sched_livelock();
+    /* every point since the last decision was self's */
+    self->region_points += ftfuzz_sched_step - sched.acct_step;
+    sched.acct_step = ftfuzz_sched_step;
 
     for (unsigned i = 0; i < sched.nthreads; i++) {
         struct sched_thread *t = &sched.threads[i];
@@ -248,6 +251,8 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         .current = self->id,
         .current_can_continue = self_can,
         .kind = kind,
+        .region = self->region,
+        .region_point = self->region_points,
         .ncandidates = n,
         .nrunnable = nrunnable,
         .candidates = cand,
@@ -294,7 +299,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         flags |= SCHED_SWITCH_PREEMPT;
     flags |= (int)(pick & 0xff) << SCHED_SWITCH_PICK_SHIFT;
     sched.switches++;
-    sched_trace_record(ftfuzz_sched_step, self->id, to->id, kind, flags, site,
+    sched_trace_record(self, ftfuzz_sched_step, to->id, kind, flags, site,
                        sched.trace_callers);
     sched.run_start = ftfuzz_sched_step;
     sched_set_next_consult();
@@ -363,6 +368,24 @@ ftfuzz_sched_mark(void)
     if (sched.strategy->marked) {
         sched.strategy_next =
             sched.strategy->marked(sched.strategy, ftfuzz_sched_step);
+        sched_set_next_consult();
+    }
+}
+
+FTFUZZ_EXPORT void
+ftfuzz_sched_region(uint32_t region)
+{
+    /* Only the thread holding the turn runs: no race on sched.  Not a
+     * point: the steps, and every other strategy, are unchanged. */
+    struct sched_thread *self = sched_self;
+    if (!sched.active || self == NULL)
+        return;
+    sched.acct_step = ftfuzz_sched_step;
+    self->region = region;
+    self->region_points = 0;
+    if (sched.strategy->region) {
+        sched.strategy_next = sched.strategy->region(
+            sched.strategy, self->id, region, ftfuzz_sched_step);
         sched_set_next_consult();
     }
 }

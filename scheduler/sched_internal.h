@@ -73,6 +73,11 @@ struct sched_thread {
     void *arg;
     void *frames[SCHED_STACK_DEPTH];  /* stack when it blocked */
     int nframes;
+    /* ftfuzz_sched_region: the region it is in (0 until its first call)
+     * and its points in that region, counted up to sched.acct_step while
+     * it holds the turn, exactly when it loses it */
+    uint32_t region;
+    uint64_t region_points;
 };
 
 /* One recorded switch. */
@@ -83,6 +88,8 @@ struct sched_switch {
     uint8_t kind;
     uint16_t flags;            /* SCHED_SWITCH_* */
     const void *site;          /* call site of the point in `from` */
+    uint32_t region;           /* `from`'s region and its point there: */
+    uint64_t region_point;     /* the switch as an anchor (ftfuzz_anchor) */
     uint8_t ncallers;
     const void *callers[FTFUZZ_TRACE_CALLERS];  /* with trace_callers */
 };
@@ -108,6 +115,7 @@ struct sched_session {
     int marked;                /* ftfuzz_sched_mark was called */
     uint64_t mark_step;        /* ... at this step */
     uint64_t run_start;        /* step at which `current` got the turn */
+    uint64_t acct_step;        /* points up to here are in region_points */
     uint64_t vtime_jump;       /* virtual ns added by timeouts and clocks */
     uint64_t block_seq;
     uint64_t switches;
@@ -158,7 +166,8 @@ uint64_t sched_deadline_from_rel(const struct timespec *rel);
 
 /* trace.c */
 void sched_trace_reset(void);
-void sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
+void sched_trace_record(const struct sched_thread *from, uint64_t step,
+                        unsigned to, int kind,
                         int flags, const void *site, int want_callers);
 uint64_t sched_trace_final_hash(void);
 size_t sched_trace_count(void);

@@ -13,7 +13,9 @@
  *   steps 1234
  *   hash 0x0123456789abcdef
  *   switch STEP FROM TO KIND FLAGS SITE [CALLER ...]
- * (CALLER: the switching thread's stack, innermost first, scheduler frames
+ *   anchor FROM REGION POINT TO
+ * (anchor: the switch just above as an ftfuzz_anchor, the POINT-th point
+ * of FROM in its REGION, see ftfuzz_sched_region; CALLER: the switching thread's stack, innermost first, scheduler frames
  * included, when the session was opened with trace_callers.)
  */
 #include <dlfcn.h>
@@ -38,9 +40,11 @@ sched_trace_reset(void)
 }
 
 void
-sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
-                   int flags, const void *site, int want_callers)
+sched_trace_record(const struct sched_thread *self, uint64_t step,
+                   unsigned to, int kind, int flags, const void *site,
+                   int want_callers)
 {
+    unsigned from = self->id;
     trace_hash = sched_mix64(trace_hash ^ step);
     uint64_t what = (uint64_t)from | (uint64_t)to << 16
                     | (uint64_t)kind << 32
@@ -58,6 +62,7 @@ sched_trace_record(uint64_t step, unsigned from, unsigned to, int kind,
     *sw = (struct sched_switch){
         .step = step, .from = (uint16_t)from, .to = (uint16_t)to,
         .kind = (uint8_t)kind, .flags = (uint16_t)flags, .site = site,
+        .region = self->region, .region_point = self->region_points,
     };
     if (want_callers) {
         /* The scheduler's own frames are included; readers skip them. */
@@ -117,7 +122,9 @@ ftfuzz_sched_write_trace(const char *path)
             }
             fprintf(f, " %s+0x%lx", module, (unsigned long)off);
         }
-        fputc('\n', f);
+        /* the same switch named by where it is in `from`'s program */
+        fprintf(f, "\nanchor %u %u %llu %u\n", sw->from, sw->region,
+                (unsigned long long)sw->region_point, sw->to);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {

@@ -75,6 +75,8 @@ int resolve_target(const char *cmd, const char *input, char *path,
 struct replay_switch {
     unsigned long long step;
     unsigned from, to, flags;   /* flags as in the trace file */
+    unsigned region;            /* the trace's anchor line: `from`'s */
+    unsigned long long point;   /* region and point there */
 };
 
 /* What one execution of a fuzz input gave. */

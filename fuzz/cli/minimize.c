@@ -7,9 +7,10 @@
  *   2. a greedy pass over the decoded program drops threads, operations and
  *      objects and shrinks objects, until nothing more can go;
  *   3. the schedule: whatever strategy found the race, the execution's
- *      trace is rewritten as explicit `bytes` preemptions (each switch's
- *      step and chosen thread), and then every preemption that the verdict
- *      does not need is dropped: the fewest preemptions that still fail.
+ *      trace is rewritten as anchored preemptions (each switch named by
+ *      its thread, operation and point inside the operation, and the
+ *      thread that ran next: docs/program-format.md), and then every one
+ *      that the verdict does not need is dropped.
  *
  * "The same verdict" is the same kind (crash, assertion, linearizability,
  * deadlock, ...) and the same signal.
@@ -21,10 +22,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
 
-/* The trace file's flag bits (scheduler/sched_internal.h). */
-#define SWITCH_PICK_SHIFT 8
+/* The trace file's flag bit of a preemption (scheduler/sched_internal.h). */
+#define SWITCH_PREEMPT 2
+
+/* Most anchors a schedule holds: 4 bytes each at least. */
+#define PROG_MAX_ANCHORS (PROG_MAX_SCHEDULE / 4)
 
 struct minimizer {
     const char *target;
@@ -199,62 +204,195 @@ schedule_text(const prog_program *p, char *buf, size_t n)
             snprintf(buf, n, "random seed %llu",
                      (unsigned long long)p->schedule.seed);
         break;
+    case PROG_SCHED_ANCHORS:
+    case PROG_SCHED_ANCHORS_BARRIER: {
+        prog_anchor a[PROG_MAX_ANCHORS];
+        snprintf(buf, n, "anchors%s, %zu preemptions",
+                 p->schedule.strategy == PROG_SCHED_ANCHORS ? ""
+                                                            : " (barrier)",
+                 prog_anchors_decode(p->schedule.bytes, p->schedule.nbytes,
+                                     a, PROG_MAX_ANCHORS));
+        break;
+    }
     default:
-        snprintf(buf, n, "bytes, %zu preemptions",
+        snprintf(buf, n, "%s, %zu preemptions",
+                 p->schedule.strategy == PROG_SCHED_BYTES ? "bytes"
+                                                          : "bytes@mark",
                  prog_preemptions(p, pre, PROG_MAX_SCHEDULE));
     }
     return buf;
 }
 
-/*
- * Rewrites p's schedule as the preemptions its execution took, then drops
- * every one the verdict does not need.  Returns the number dropped.
- */
-static unsigned
-shrink_schedule(struct minimizer *m, prog_program *p, int *rewritten)
+/* p's schedule as the anchors a[0..n); -1 when they do not fit. */
+static int
+set_anchors(prog_program *p, const prog_anchor *a, size_t n)
 {
-    prog_preemption pre[PROG_MAX_SCHEDULE];
-    size_t n;
-    *rewritten = 0;
-    struct replay_outcome o;
-    if (!still_fails(m, p, 1, &o))
-        return 0;
-    /* Every switch the strategy chose, as the bytes strategy would take
-     * it; blocking switches are kept too (their choice may differ from the
-     * bytes strategy's round robin) and dropped below if not needed. */
-    prog_program c = *p;
-    n = 0;
-    for (size_t i = 0; i < o.nsw && n < PROG_MAX_SCHEDULE; i++) {
-        if (n && o.sw[i].step == pre[n - 1].step)
+    uint8_t bytes[PROG_MAX_SCHEDULE];
+    size_t len = prog_anchors_encode(a, n, bytes, sizeof bytes);
+    if (len == (size_t)-1)
+        return -1;
+    /* a schedule behind the start barrier keeps it */
+    uint32_t strategy = prog_start_barrier(p->schedule.strategy)
+                            ? PROG_SCHED_ANCHORS_BARRIER
+                            : PROG_SCHED_ANCHORS;
+    p->schedule = (prog_schedule){.strategy = strategy, .depth = 1,
+                                  .nbytes = (uint32_t)len};
+    memcpy(p->schedule.bytes, bytes, len);
+    return 0;
+}
+
+/* The switches of an execution (o, with switches) as anchors, all of them
+ * or only the preemptions (where the running thread could have gone on);
+ * returns their number. */
+static size_t
+anchors_of(const struct replay_outcome *o, int preemptions_only,
+           prog_anchor *a, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nsw && n < max; i++) {
+        if (i && o->sw[i].step == o->sw[i - 1].step)
+            continue;   /* a second switch at one point is not a choice */
+        if (o->sw[i].point == 0 || o->sw[i].point > UINT32_MAX)
             continue;
-        pre[n].step = o.sw[i].step;
-        pre[n++].choice = (uint8_t)(o.sw[i].flags >> SWITCH_PICK_SHIFT);
+        if (preemptions_only && !(o->sw[i].flags & SWITCH_PREEMPT))
+            continue;
+        a[n++] = (prog_anchor){o->sw[i].from, o->sw[i].region,
+                               (uint32_t)o->sw[i].point, o->sw[i].to,
+                               !(o->sw[i].flags & SWITCH_PREEMPT)};
     }
-    free(o.sw);
-    if (p->schedule.strategy != PROG_SCHED_BYTES) {
-        if (prog_set_preemptions(&c, pre, n) == 0 && still_fails(m, &c, 0, NULL)) {
-            *p = c;
-            *rewritten = 1;
-        } else {
-            return 0;   /* keep the strategy as it is */
-        }
-    }
-    n = prog_preemptions(p, pre, PROG_MAX_SCHEDULE);
+    return n;
+}
+
+/* Drops each anchor of p's anchored schedule that the verdict does not
+ * need, last first; returns the number dropped. */
+static unsigned
+drop_anchors(struct minimizer *m, prog_program *p)
+{
+    prog_anchor a[PROG_MAX_ANCHORS];
+    size_t n = prog_anchors_decode(p->schedule.bytes, p->schedule.nbytes, a,
+                                   PROG_MAX_ANCHORS);
     unsigned dropped = 0;
     for (size_t i = n; i-- > 0;) {
-        prog_preemption fewer[PROG_MAX_SCHEDULE];
-        memcpy(fewer, pre, i * sizeof pre[0]);
-        memcpy(fewer + i, pre + i + 1, (n - i - 1) * sizeof pre[0]);
-        c = *p;
-        if (prog_set_preemptions(&c, fewer, n - 1) == 0
+        prog_anchor fewer[PROG_MAX_ANCHORS];
+        memcpy(fewer, a, i * sizeof a[0]);
+        memcpy(fewer + i, a + i + 1, (n - i - 1) * sizeof a[0]);
+        prog_program c = *p;
+        if (set_anchors(&c, fewer, n - 1) == 0
             && still_fails(m, &c, 0, NULL)) {
             *p = c;
-            memcpy(pre, fewer, (n - 1) * sizeof pre[0]);
+            memcpy(a, fewer, (n - 1) * sizeof a[0]);
             n--;
             dropped++;
         }
     }
     return dropped;
+}
+
+/* Does p, anchored, give m's verdict with the anchors a[0..n) (which
+ * need not fit in an input: FTFUZZ_ANCHORS_FILE)? */
+static int
+still_fails_with(struct minimizer *m, const prog_program *p,
+                 const prog_anchor *a, size_t n, struct replay_outcome *out)
+{
+    size_t cap = n * PROG_ANCHOR_MAX_BYTES + 1;
+    uint8_t *bytes = malloc(cap);
+    size_t len = prog_anchors_encode(a, n, bytes, cap);
+    char path[160];
+    snprintf(path, sizeof path, "%s/anchors", m->dir);
+    int ok = 0;
+    if (write_bytes(path, bytes, len) == 0) {
+        prog_program c = *p;
+        set_anchors(&c, NULL, 0);
+        setenv("FTFUZZ_ANCHORS_FILE", path, 1);
+        ok = still_fails(m, &c, 0, out);
+        unsetenv("FTFUZZ_ANCHORS_FILE");
+        unlink(path);
+    }
+    free(bytes);
+    return ok;
+}
+
+/*
+ * Rewrites p's schedule, whatever it is, as the anchors of its own
+ * execution's switches.  2: every switch fits, and the rewrite runs the
+ * identical execution (same verdict, signal and trace hash).  1: too many
+ * switches to fit (a random walk's): the list that runs the identical
+ * execution is cut down (delta debugging: chunks dropped while the
+ * verdict holds) until it fits; the same verdict, another execution.
+ * 0: neither works (p is left alone).  -1: p does not give m's verdict.
+ */
+static int
+anchor_schedule(struct minimizer *m, prog_program *p)
+{
+    struct replay_outcome o, again;
+    if (!still_fails(m, p, 1, &o)) {
+        free(o.sw);
+        return -1;
+    }
+    prog_anchor *a = malloc((o.nsw + 1) * sizeof *a);
+    size_t n = anchors_of(&o, 0, a, o.nsw);
+    free(o.sw);
+    prog_program c = *p;
+    int rc = 0;
+    if (set_anchors(&c, a, n) == 0) {
+        if (still_fails(m, &c, 0, &again) && again.hash == o.hash) {
+            *p = c;
+            rc = 2;
+        }
+        goto done;
+    }
+    if (!still_fails_with(m, p, a, n, &again) || again.hash != o.hash)
+        goto done;
+    /* complements of ever smaller chunks, while the list does not fit */
+    size_t parts = 2;
+    prog_anchor *b = malloc((n + 1) * sizeof *b);
+    while (n > 1 && set_anchors(&c, a, n) != 0) {
+        size_t chunk = (n + parts - 1) / parts, k = 0;
+        int cut = 0;
+        for (size_t from = 0; from < n && !cut; from += chunk) {
+            size_t to = from + chunk < n ? from + chunk : n;
+            memcpy(b, a, from * sizeof *a);
+            memcpy(b + from, a + to, (n - to) * sizeof *a);
+            k = n - (to - from);
+            cut = still_fails_with(m, p, b, k, NULL);
+        }
+        if (cut) {
+            memcpy(a, b, k * sizeof *a);
+            n = k;
+            parts = parts > 2 ? parts - 1 : 2;
+        } else if (parts >= n) {
+            break;
+        } else {
+            parts = parts * 2 < n ? parts * 2 : n;
+        }
+    }
+    free(b);
+    c = *p;
+    if (set_anchors(&c, a, n) == 0 && still_fails(m, &c, 0, NULL)) {
+        drop_anchors(m, &c);
+        *p = c;
+        rc = 1;
+    }
+done:
+    free(a);
+    return rc;
+}
+
+/*
+ * Rewrites p's schedule as the anchors of its execution's switches
+ * (anchor_schedule), then drops every one the verdict does not need.
+ * Returns the number dropped.
+ */
+static unsigned
+shrink_schedule(struct minimizer *m, prog_program *p, int *rewritten)
+{
+    *rewritten = 0;
+    if (!prog_anchored(p->schedule.strategy)) {
+        if (anchor_schedule(m, p) <= 0)
+            return 0;   /* keep the strategy as it is */
+        *rewritten = 1;
+    }
+    return drop_anchors(m, p);
 }
 
 /* --- pass 1: libFuzzer ------------------------------------------------------------ */
@@ -405,7 +543,10 @@ cmd_minimize(int argc, char **argv)
     int rewritten;
     *p = *best;
     unsigned dpre = shrink_schedule(&m, p, &rewritten);
-    if (encoded_size(p) <= size) {
+    /* anchors may cost a few bytes more than the schedule they replace:
+     * they still name the race after a rebuild, a seed does not */
+    if (prog_anchored(p->schedule.strategy)
+        || encoded_size(p) <= size) {
         printf("minimize:       %s%s, %u preemptions removed\n",
                rewritten ? "rewritten as " : "",
                schedule_text(p, text, sizeof text), dpre);
@@ -419,7 +560,9 @@ cmd_minimize(int argc, char **argv)
 
     uint8_t buf[PROG_MAX_ENCODED];
     size_t n = prog_encode(best, buf, sizeof buf);
-    if (n == 0 || n > size || !still_fails(&m, best, 0, NULL)) {
+    if (n == 0
+        || (n > size && !prog_anchored(best->schedule.strategy))
+        || !still_fails(&m, best, 0, NULL)) {
         /* Never worse than the input: keep it as it was. */
         prog_decode(data, size, best);
         n = size < sizeof buf ? size : 0;
@@ -488,37 +631,36 @@ shifted_schedule(prog_program *p, const prog_preemption *pre, size_t npre,
 }
 
 /*
- * Runs the shifted candidates from..end-1 in one target process; *failed
- * is the first one whose execution died, or -1.  0, or -1 after a message
- * when the target could not run.
+ * Runs the candidates c[0..n) in one target process (each in a child
+ * forked from one initialised interpreter: much cheaper than a process
+ * each); the target stops at the first one whose execution dies, whose
+ * index goes to *failed (-1: none).  0, or -1 after a message when the
+ * target could not run.  m->runs counts the candidates that ran.
  */
 static int
-reseed_batch(struct minimizer *m, prog_program *p, const prog_preemption *pre,
-             size_t npre, uint64_t from, uint64_t end, int *failed)
+run_batch(struct minimizer *m, const prog_program *c, size_t n, int *failed)
 {
-    char **argv = calloc((size_t)(end - from) + 2, sizeof *argv);
+    char **argv = calloc(n + 2, sizeof *argv);
     char log[128];
-    int n = 0, rc = 0;
-    argv[n++] = (char *)m->target;
-    for (uint64_t i = from; i < end; i++) {
-        shifted_schedule(p, pre, npre, i);
+    int argc = 0, rc = 0;
+    argv[argc++] = (char *)m->target;
+    for (size_t i = 0; i < n; i++) {
         uint8_t buf[PROG_MAX_ENCODED];
-        size_t len = prog_encode(p, buf, sizeof buf);
+        size_t len = prog_encode(&c[i], buf, sizeof buf);
         char path[160];
-        snprintf(path, sizeof path, "%s/shift-%llu", m->dir,
-                 (unsigned long long)i);
+        snprintf(path, sizeof path, "%s/cand-%zu", m->dir, i);
         if (write_bytes(path, buf, len) != 0) {
-            fprintf(stderr, "ftfuzz reseed: cannot write %s\n", path);
+            fprintf(stderr, "ftfuzz: cannot write %s\n", path);
             rc = -1;
             break;
         }
-        argv[n++] = strdup(path);
+        argv[argc++] = strdup(path);
     }
     snprintf(log, sizeof log, "%s/batch.log", m->dir);
     struct run_result r;
     const char *env[] = {NULL};
     if (rc == 0 && run_program(argv, env, log, NULL, &r) != 0) {
-        fprintf(stderr, "ftfuzz reseed: cannot run %s\n", m->target);
+        fprintf(stderr, "ftfuzz: cannot run %s\n", m->target);
         rc = -1;
     }
     *failed = -1;
@@ -528,16 +670,15 @@ reseed_batch(struct minimizer *m, prog_program *p, const prog_preemption *pre,
     char line[512];
     unsigned long long k;
     while (f && fgets(line, sizeof line, f)) {
-        const char *at = strstr(line, "/shift-");
+        const char *at = strstr(line, "/cand-");
         if (!strncmp(line, "Running: ", 9) && at
-            && sscanf(at, "/shift-%llu", &k) == 1)
+            && sscanf(at, "/cand-%llu", &k) == 1)
             *failed = (int)k;
     }
     if (f)
         fclose(f);
-    m->runs += (unsigned)(*failed >= 0 ? (uint64_t)*failed - from + 1
-                                       : end - from);
-    for (int i = 1; i < n; i++) {
+    m->runs += (unsigned)(*failed >= 0 ? (size_t)*failed + 1 : n);
+    for (int i = 1; i < argc; i++) {
         unlink(argv[i]);
         free(argv[i]);
     }
@@ -546,12 +687,34 @@ reseed_batch(struct minimizer *m, prog_program *p, const prog_preemption *pre,
     return rc;
 }
 
-/* Writes p to out and says so; the exit code of reseed. */
+/* The shifted candidates from..end-1 (shifted_schedule), as run_batch;
+ * *failed is the shift of the first whose execution died, or -1. */
 static int
-reseed_write(const char *out, const prog_program *p,
-             const struct replay_outcome *o, const char *how, uint64_t i,
-             unsigned runs)
+reseed_batch(struct minimizer *m, prog_program *p, const prog_preemption *pre,
+             size_t npre, uint64_t from, uint64_t end, int *failed)
 {
+    size_t n = (size_t)(end - from);
+    prog_program *c = malloc(n * sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        shifted_schedule(p, pre, npre, from + i);
+        c[i] = *p;
+    }
+    int rc = run_batch(m, c, n, failed);
+    if (*failed >= 0)
+        *failed += (int)from;
+    free(c);
+    return rc;
+}
+
+/* Writes p to out, its schedule as anchors when the rewrite runs the
+ * identical execution, and says so; the exit code of reseed. */
+static int
+reseed_write(struct minimizer *m, const char *out, prog_program *p,
+             const struct replay_outcome *o, const char *how, uint64_t i)
+{
+    m->want = (struct replay_outcome){.signal = o->signal};
+    snprintf(m->want.verdict, sizeof m->want.verdict, "%s", o->verdict);
+    int anchored = anchor_schedule(m, p) > 0;
     uint8_t buf[PROG_MAX_ENCODED];
     size_t n = prog_encode(p, buf, sizeof buf);
     if (write_bytes(out, buf, n) != 0) {
@@ -560,8 +723,8 @@ reseed_write(const char *out, const prog_program *p,
         return 2;
     }
     printf("reseed: %s %llu gives %s (hash 0x%016llx) after %u runs; "
-           "wrote %s\n", how, (unsigned long long)i, o->verdict, o->hash,
-           runs, out);
+           "wrote %s%s\n", how, (unsigned long long)i, o->verdict, o->hash,
+           m->runs, out, anchored ? " (as anchors)" : "");
     return 0;
 }
 
@@ -655,8 +818,8 @@ cmd_reseed(int argc, char **argv)
         struct replay_outcome o;
         if (still_fails(&m, p, 0, &o)
             || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict)))
-            rc = reseed_write(out, p, &o, "bytes@mark preemptions from",
-                              (uint64_t)failed + 1, m.runs);
+            rc = reseed_write(&m, out, p, &o, "bytes@mark preemptions from",
+                              (uint64_t)failed + 1);
         free(o.sw);
         next = (uint64_t)failed + 1;
     }
@@ -682,8 +845,7 @@ cmd_reseed(int argc, char **argv)
             struct replay_outcome o;
             if (still_fails(&m, p, 0, &o)
                 || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict)))
-                rc = reseed_write(out, p, &o, kinds[kind].name, i,
-                                  m.runs);
+                rc = reseed_write(&m, out, p, &o, kinds[kind].name, i);
             free(o.sw);
         }
         if (rc == 1 && i % 20 == 19)
@@ -698,5 +860,276 @@ cmd_reseed(int argc, char **argv)
     free(p);
     unlink(m.cand);
     rmdir(m.dir);
+    return rc;
+}
+
+/* --- anchor and search ------------------------------------------------------------ */
+
+/* The set-up anchor and search share with reseed: flags, target, scratch
+ * directory, the decoded input.  NULL after a message (exit 2). */
+static prog_program *
+open_input(const char *cmd, int argc, char **argv, struct minimizer *m,
+           char *target, size_t ntarget, const char **input)
+{
+    int dd;
+    int first = parse_flags(find_cmd(cmd), argc, argv, &dd);
+    if (first < 0)
+        return NULL;
+    if (first + 1 != argc) {
+        fprintf(stderr, "ftfuzz %s: give one input FILE\n", cmd);
+        command_help(find_cmd(cmd), stderr);
+        return NULL;
+    }
+    *input = argv[first];
+    size_t size = 0;
+    uint8_t *data = read_input(*input, &size);
+    if (!data) {
+        fprintf(stderr, "ftfuzz %s: cannot read %s: %s\n", cmd, *input,
+                strerror(errno));
+        return NULL;
+    }
+    char name[64];
+    if (resolve_target(cmd, *input, target, ntarget, name, sizeof name, 0)) {
+        free(data);
+        return NULL;
+    }
+    m->target = target;
+    disable_aslr();
+    snprintf(m->dir, sizeof m->dir, "/tmp/ftfuzz-%s-XXXXXX", cmd);
+    if (!mkdtemp(m->dir)) {
+        fprintf(stderr, "ftfuzz %s: mkdtemp: %s\n", cmd, strerror(errno));
+        free(data);
+        return NULL;
+    }
+    snprintf(m->cand, sizeof m->cand, "%s/candidate", m->dir);
+    prog_program *p = malloc(sizeof *p);
+    prog_decode(data, size, p);
+    free(data);
+    return p;
+}
+
+static void
+close_input(struct minimizer *m, prog_program *p)
+{
+    free(p);
+    unlink(m->cand);
+    rmdir(m->dir);
+}
+
+static int
+write_program(const char *cmd, const char *out, const prog_program *p)
+{
+    uint8_t buf[PROG_MAX_ENCODED];
+    size_t n = prog_encode(p, buf, sizeof buf);
+    if (write_bytes(out, buf, n) != 0) {
+        fprintf(stderr, "ftfuzz %s: cannot write %s: %s\n", cmd, out,
+                strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+/*
+ * `ftfuzz anchor FILE`: FILE's schedule, whatever it is (a seed, bytes,
+ * bytes@mark), rewritten as the anchors of its own execution's switches,
+ * checked to run the identical execution (same verdict and trace hash).
+ */
+int
+cmd_anchor(int argc, char **argv)
+{
+    struct minimizer m = {0};
+    char target[4300];
+    const char *input;
+    prog_program *p = open_input("anchor", argc, argv, &m, target,
+                                 sizeof target, &input);
+    if (!p)
+        return 2;
+    const char *out = *flag("anchor", "--out") ? flag("anchor", "--out")
+                                               : input;
+    int rc = 0;
+    struct replay_outcome o;
+    /* the verdict of the canonical encoding, which is what gets written */
+    m.want = (struct replay_outcome){0};
+    uint8_t buf[PROG_MAX_ENCODED];
+    size_t n = prog_encode(p, buf, sizeof buf);
+    if (write_bytes(m.cand, buf, n) != 0
+        || replay_run(m.target, m.cand, m.dir, 0, &o) != 0) {
+        fprintf(stderr, "ftfuzz anchor: cannot run %s\n", m.target);
+        close_input(&m, p);
+        return 2;
+    }
+    m.want = o;
+    if (prog_anchored(p->schedule.strategy)) {
+        printf("anchor: %s is anchored already (%s)\n", input, o.verdict);
+    } else if ((rc = anchor_schedule(&m, p)) > 0) {
+        char text[128];
+        int same = rc == 2;
+        rc = write_program("anchor", out, p);
+        if (rc == 0)
+            printf("anchor: %s: %s, %s (%s); wrote %s\n", input,
+                   schedule_text(p, text, sizeof text), o.verdict,
+                   same ? "the same execution" : "the same verdict; too many "
+                   "switches to keep all, so the preemptions it needs",
+                   out);
+    } else {
+        fprintf(stderr, "ftfuzz anchor: %s: its switches as anchors do not "
+                        "give its verdict (or do not fit in %d bytes); "
+                        "left as it is\n", input, PROG_MAX_SCHEDULE);
+        rc = 1;
+    }
+    close_input(&m, p);
+    return rc;
+}
+
+/* Candidates of one target process in search. */
+#define SEARCH_BATCH 100
+
+/*
+ * The k-th schedule near the anchors a[0..n), k = 0, 1, ...: for distance
+ * d = 1, 2, ...: for each preemption j from the last, the anchors from j to
+ * the end of j's region of j's thread moved d points later, then d
+ * earlier (a point added or removed before j in the same region moves
+ * them all alike; other regions keep theirs).  0 when k is past what
+ * distances up to max_d give, or the move would leave a point below 1.
+ */
+static int
+nearby_schedule(const prog_anchor *a, size_t n, uint64_t k, uint32_t max_d,
+                prog_anchor *out, uint32_t *d_out, size_t *j_out)
+{
+    if (n == 0)
+        return 0;
+    uint64_t per_d = 2 * (uint64_t)n;
+    uint64_t d = k / per_d + 1;
+    if (d > max_d)
+        return 0;
+    size_t j = n - 1 - (size_t)(k % per_d / 2);
+    int later = k % 2 == 0;
+    if (a[j].blocked)
+        return -1;   /* fires wherever its thread blocks: nothing to move */
+    memcpy(out, a, n * sizeof *a);
+    for (size_t i = j; i < n; i++) {
+        if (a[i].thread != a[j].thread || a[i].region != a[j].region)
+            continue;
+        if (later)
+            out[i].point = a[i].point + (uint32_t)d;
+        else if (a[i].point > d)
+            out[i].point = a[i].point - (uint32_t)d;
+        else
+            return -1;   /* skipped, not the end */
+    }
+    *d_out = (uint32_t)d;
+    *j_out = j;
+    return 1;
+}
+
+/*
+ * `ftfuzz search --expect V[:SIG] FILE`: FILE is an anchored input that
+ * does not give V on this build as it is; tries up to --budget schedules
+ * near its anchors (nearby_schedule) and writes the first that gives V.
+ * Exit 0 when found (or when FILE gives V as it is), 1 when none within
+ * the budget does, 2 on bad usage.
+ */
+int
+cmd_search(int argc, char **argv)
+{
+    struct minimizer m = {0};
+    char target[4300];
+    const char *input;
+    uint64_t budget;
+    prog_program *p = open_input("search", argc, argv, &m, target,
+                                 sizeof target, &input);
+    if (!p)
+        return 2;
+    if (parse_u64("search", "--budget", &budget)) {
+        close_input(&m, p);
+        return 2;
+    }
+    const char *expect = flag("search", "--expect");
+    if (!*expect) {
+        fprintf(stderr, "ftfuzz search: give --expect VERDICT[:SIGNAL]\n");
+        close_input(&m, p);
+        return 2;
+    }
+    const char *colon = strchr(expect, ':');
+    snprintf(m.want.verdict, sizeof m.want.verdict, "%.*s",
+             colon ? (int)(colon - expect) : (int)strlen(expect), expect);
+    m.want.signal = colon ? atoi(colon + 1) : -1;
+    if (!prog_anchored(p->schedule.strategy)) {
+        fprintf(stderr, "ftfuzz search: %s is not anchored (run 'ftfuzz "
+                        "anchor' on the build that found it)\n", input);
+        close_input(&m, p);
+        return 2;
+    }
+    const char *out = *flag("search", "--out") ? flag("search", "--out")
+                                               : NULL;
+    struct replay_outcome as_is;
+    int ok = still_fails(&m, p, 0, &as_is)
+             || (m.want.signal < 0 && !strcmp(as_is.verdict, m.want.verdict));
+    if (ok) {
+        printf("search: %s gives %s as it is (0 tries)\n", input,
+               as_is.verdict);
+        close_input(&m, p);
+        return 0;
+    }
+    prog_anchor a[PROG_MAX_ANCHORS], c[PROG_MAX_ANCHORS];
+    size_t n = prog_anchors_decode(p->schedule.bytes, p->schedule.nbytes, a,
+                                   PROG_MAX_ANCHORS);
+    /* as many distances as the budget reaches */
+    uint32_t max_d = n ? (uint32_t)(budget / (2 * n) + 1) : 0;
+    prog_program *batch = malloc(SEARCH_BATCH * sizeof *batch);
+    uint32_t bd[SEARCH_BATCH];
+    size_t bj[SEARCH_BATCH];
+    uint64_t bk[SEARCH_BATCH];
+    uint64_t k = 0, tried = 0;
+    int rc = 1;
+    while (rc == 1 && tried < budget) {
+        size_t nb = 0;
+        while (nb < SEARCH_BATCH && tried + nb < budget) {
+            bk[nb] = k;
+            int r = nearby_schedule(a, n, k++, max_d, c, &bd[nb], &bj[nb]);
+            if (r == 0)
+                break;
+            if (r < 0)
+                continue;
+            batch[nb] = *p;
+            set_anchors(&batch[nb], c, n);
+            nb++;
+        }
+        if (nb == 0)
+            break;
+        int failed = -1;
+        if (run_batch(&m, batch, nb, &failed) != 0) {
+            rc = 2;
+            break;
+        }
+        if (failed < 0) {
+            tried += nb;
+            continue;
+        }
+        /* the batch stopped at its first death: check it alone, and go on
+         * after it */
+        tried += (size_t)failed + 1;
+        k = bk[failed] + 1;
+        struct replay_outcome o;
+        if (still_fails(&m, &batch[failed], 0, &o)
+            || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict))) {
+            const prog_anchor *x = &a[bj[failed]];
+            printf("search: %s after %llu tries: anchor %zu (T%u region %u "
+                   "point %u) and the later ones of its region %u points "
+                   "%s; hash 0x%016llx\n", o.verdict,
+                   (unsigned long long)tried, bj[failed] + 1, x->thread,
+                   x->region, x->point, bd[failed],
+                   bk[failed] % 2 == 0 ? "later" : "earlier", o.hash);
+            rc = 0;
+            if (out && write_program("search", out, &batch[failed]) == 0)
+                printf("search: wrote %s\n", out);
+        }
+        free(o.sw);
+    }
+    if (rc == 1)
+        printf("search: no schedule among %llu near the %zu anchors gives "
+               "%s\n", (unsigned long long)tried, n, expect);
+    free(batch);
+    close_input(&m, p);
     return rc;
 }

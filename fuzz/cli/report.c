@@ -41,6 +41,8 @@ struct report_switch {
     char kind[32];
     int timeout;
     unsigned flags;
+    unsigned region;              /* from the `anchor` line after it */
+    unsigned long long point;
     /* the switching thread's stack (its callers when the trace has them,
      * else the point's call site alone), and the C location made of it */
     struct location stack[MAX_CALLERS];
@@ -267,6 +269,14 @@ read_trace_file(const char *path, struct report *r)
         line[strcspn(line, "\n")] = 0;
         if (!strncmp(line, "strategy ", 9)) {
             snprintf(r->strategy, sizeof r->strategy, "%s", line + 9);
+            continue;
+        }
+        unsigned afrom, aregion, ato;
+        unsigned long long apoint;
+        if (r->nsw && sscanf(line, "anchor %u %u %llu %u", &afrom, &aregion,
+                             &apoint, &ato) == 4) {
+            r->sw[r->nsw - 1].region = aregion;
+            r->sw[r->nsw - 1].point = apoint;
             continue;
         }
         if (strncmp(line, "switch ", 7) || r->nsw >= MAX_SWITCHES)
@@ -1231,6 +1241,7 @@ replay_run(const char *target, const char *input, const char *dir,
             o->sw[i] = (struct replay_switch){
                 .step = r->sw[i].step, .from = r->sw[i].from,
                 .to = r->sw[i].to, .flags = r->sw[i].flags,
+                .region = r->sw[i].region, .point = r->sw[i].point,
             };
         o->nsw = o->sw ? r->nsw : 0;
     }

@@ -75,6 +75,13 @@ enum prog_strategy {
     /* the same with the change points log-uniform over 1..schedule.k: as
      * many a few points in as thousands in */
     PROG_SCHED_PCT_LOG_OPS,
+    /* preemptions named by thread, operation and point inside the
+     * operation (include/ftfuzz/anchors.h), in schedule.bytes: what
+     * stored findings use, since they survive a rebuild */
+    PROG_SCHED_ANCHORS,
+    /* the same behind pct@mark's start barrier (harnesses/runtime.c):
+     * what a pct@mark schedule is rewritten as */
+    PROG_SCHED_ANCHORS_BARRIER,
     PROG_STRATEGY_COUNT
 };
 
@@ -85,6 +92,23 @@ prog_pct_at_mark(uint32_t strategy)
 {
     return strategy == PROG_SCHED_PCT_OPS
            || strategy == PROG_SCHED_PCT_LOG_OPS;
+}
+
+/* The strategies whose threads wait for each other before their first
+ * operation (the harness's start barrier). */
+static inline int
+prog_start_barrier(uint32_t strategy)
+{
+    return prog_pct_at_mark(strategy)
+           || strategy == PROG_SCHED_ANCHORS_BARRIER;
+}
+
+/* The anchored strategies (include/ftfuzz/anchors.h has their bytes). */
+static inline int
+prog_anchored(uint32_t strategy)
+{
+    return strategy == PROG_SCHED_ANCHORS
+           || strategy == PROG_SCHED_ANCHORS_BARRIER;
 }
 
 typedef struct prog_object {

@@ -75,6 +75,8 @@ typedef struct ftfuzz_decision {
     unsigned current;         /* id of the thread at the point */
     int current_can_continue; /* 0 when it blocked, exited or yielded */
     int kind;                 /* enum ftfuzz_point_kind */
+    uint32_t region;          /* current's region (ftfuzz_sched_region) */
+    uint64_t region_point;    /* ... and this point's number in it, from 1 */
     unsigned ncandidates;
     unsigned nrunnable;       /* candidates[0..nrunnable) are runnable */
     const unsigned *candidates;
@@ -111,7 +113,33 @@ struct ftfuzz_strategy {
     /* optional: the session reached its mark (ftfuzz_sched_mark) at step;
      * returns the step at which the strategy wants its next decision */
     uint64_t (*marked)(ftfuzz_strategy *s, uint64_t step);
+    /* optional: thread id entered region (ftfuzz_sched_region) at step;
+     * returns the step at which the strategy wants its next decision */
+    uint64_t (*region)(ftfuzz_strategy *s, unsigned id, uint32_t region,
+                       uint64_t step);
 };
+
+/*
+ * A preemption named by where it happens in the program rather than by
+ * the session's step count: the point-th scheduling point (from 1) that
+ * thread `thread` reaches in its region `region`, after which the turn goes
+ * to thread `to`.  A harness numbers a thread's regions (its operations)
+ * with ftfuzz_sched_region; region 0 is everything before the first call.
+ * A change that adds points elsewhere (another thread's start-up, an
+ * earlier operation) does not move an anchor; one that adds points earlier
+ * in the same region does.  Every trace names its switches this way too
+ * (the `anchor` lines, docs/scheduler.md).
+ */
+typedef struct ftfuzz_anchor {
+    uint32_t thread;
+    uint32_t region;
+    uint32_t point;
+    uint32_t to;
+    /* the switch was forced (the thread blocked, yielded or exited): it
+     * happens at the thread's next such decision in the region, wherever
+     * that is (point only records where it was) */
+    uint32_t blocked;
+} ftfuzz_anchor;
 
 /* Decisions from a byte buffer (the fuzzer input); see docs/scheduler.md. */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes(const uint8_t *data,
@@ -120,6 +148,12 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes(const uint8_t *data,
  * (ftfuzz_sched_mark) instead of its start: no preemption before it. */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_bytes_from_mark(
     const uint8_t *data, size_t size);
+/* Switches at the anchors a[0..n) (copied), each once, in each thread in
+ * the order given; an anchor whose region or point its thread passed
+ * without reaching it is skipped, one whose `to` cannot run is a no-op.
+ * Between anchors it behaves as `bytes` between preemptions. */
+FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_anchors(
+    const ftfuzz_anchor *a, size_t n);
 /* PCT with depth d over about k steps (k = 0: a default). */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_pct(unsigned depth,
                                                     uint64_t k,
@@ -226,6 +260,14 @@ FTFUZZ_EXPORT void ftfuzz_sched_yield(void);
  * mark (ftfuzz_strategy_bytes_from_mark) start there.
  */
 FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
+
+/*
+ * The calling thread enters its region `region` (a harness: region i + 1
+ * is its operation i), where ftfuzz_anchor counts its points from.  Not a
+ * scheduling point, and costs nothing per point: the scheduler counts a
+ * thread's points only when it loses the turn.  A no-op outside a session.
+ */
+FTFUZZ_EXPORT void ftfuzz_sched_region(uint32_t region);
 
 /* Id of the calling thread in the session, or -1. */
 FTFUZZ_EXPORT int ftfuzz_sched_self(void);

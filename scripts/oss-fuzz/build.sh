@@ -181,13 +181,13 @@ for w in "${project_flags[@]}"; do
 done
 "$CC" "${gen_flags[@]}" "${plain_flags[@]}" "${prog_flags[@]}" \
     -c "$B/gen/program.pb-c.c" -o "$B/prog/program.pb-c.o"
-for name in program mutator libfuzzer_glue; do
+for name in program mutator anchors libfuzzer_glue; do
     "$CC" "${project_flags[@]}" "${plain_flags[@]}" "${prog_flags[@]}" \
         -c "$FTFUZZ/fuzz/$name.c" -o "$B/prog/$name.o"
 done
 rm -f "$B/libftfuzz_prog.a"
 ar rcs "$B/libftfuzz_prog.a" "$B/prog/program.o" "$B/prog/mutator.o" \
-    "$B/prog/program.pb-c.o"
+    "$B/prog/anchors.o" "$B/prog/program.pb-c.o"
 # The interpreter's initialisation, never freed, out of LeakSanitizer's
 # sight (see the file; linked with --wrap=harness_init).
 "$CC" "${project_flags[@]}" "${plain_flags[@]}" -fno-sanitize=all \

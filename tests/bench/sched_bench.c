@@ -67,16 +67,48 @@ lock_worker(void *arg)
 
 #ifdef SCHED
 static ftfuzz_strategy *strategy;
+static ftfuzz_sched_result end(void);
+
 static void
-begin(const char *spec)
+begin_with(ftfuzz_strategy *s)
 {
-    char err[256];
-    strategy = ftfuzz_strategy_parse(spec, 1, err, sizeof err);
+    strategy = s;
     ftfuzz_sched_config cfg = { .strategy = strategy,
                                 .max_steps = UINT64_MAX / 2,
                                 .quantum = UINT64_MAX / 4 };
     if (!strategy || ftfuzz_sched_begin(&cfg) != 0)
         exit(2);
+}
+static void
+begin(const char *spec)
+{
+    char err[256];
+    begin_with(ftfuzz_strategy_parse(spec, 1, err, sizeof err));
+}
+
+/* ANCHOR_REGION points per region (a Python operation takes 70 to a few
+ * thousand), each region with an anchor at its middle that picks the
+ * running thread itself: one decision per region, no switch. */
+#define ANCHOR_REGION 100
+static double
+anchored_loop(long n)
+{
+    size_t nr = (size_t)(n / ANCHOR_REGION) + 1;
+    ftfuzz_anchor *a = calloc(nr, sizeof *a);
+    for (size_t r = 0; r < nr; r++)
+        a[r] = (ftfuzz_anchor){.thread = 0, .region = (uint32_t)r + 1,
+                               .point = ANCHOR_REGION / 2, .to = 0};
+    begin_with(ftfuzz_strategy_anchors(a, nr));
+    free(a);
+    long sum = 0;
+    double t0 = now();
+    for (long r = 0; r < n / ANCHOR_REGION; r++) {
+        ftfuzz_sched_region((uint32_t)r + 1);
+        sum += load_loop(ANCHOR_REGION);
+    }
+    double t = now() - t0;
+    end();
+    return sum >= 0 ? t : 0;
 }
 static ftfuzz_sched_result
 end(void)
@@ -118,6 +150,8 @@ main(int argc, char **argv)
         double in = now() - t0;
         end();
         printf("session_ns_per_point %.3f\n", in * 1e9 / iterations);
+        double anchored = anchored_loop(iterations);
+        printf("anchored_ns_per_point %.3f\n", anchored * 1e9 / iterations);
 #endif
     } else if (!strcmp(mode, "handoff")) {
 #ifdef SCHED

@@ -7,6 +7,7 @@
  *                    [--swap-threads A:B] [--no-preemptions]
  *                    [--set-object I:KIND:SIZE]
  *                    [--schedule STRATEGY:DEPTH:K:P_PPM:SEED]
+ *                    [--anchor-move I:D] [--print-anchors]
  *
  * --threads sets the number of thread bodies (new ones empty), --op
  * appends an operation to thread T, --object appends a shared object,
@@ -16,12 +17,17 @@
  * exchanges two thread bodies, --no-preemptions empties the schedule,
  * --set-object changes an object's kind (as the program stores it) and
  * size, --schedule replaces the schedule with a strategy's fields (after
- * any flag that edits preemptions, which would make it bytes again).
+ * any flag that edits preemptions, which would make it bytes again),
+ * --anchor-move moves anchor I (from 0) and the later anchors of its
+ * thread's region D points (D may be negative) as a point added before
+ * it would, --print-anchors prints the anchors, one "THREAD REGION POINT
+ * TO BLOCKED" line each (OUT - writes nothing).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
 
 static int
@@ -134,6 +140,36 @@ main(int argc, char **argv)
             p.schedule = (prog_schedule){.strategy = strategy, .depth = depth,
                                          .seed = seed, .k = k, .p_ppm = ppm};
             bytes = 0;
+        } else if (!strcmp(argv[i], "--anchor-move")) {
+            unsigned j;
+            int d;
+            prog_anchor a[PROG_MAX_SCHEDULE];
+            size_t na = prog_anchors_decode(p.schedule.bytes,
+                                            p.schedule.nbytes, a,
+                                            PROG_MAX_SCHEDULE);
+            if (sscanf(v, "%u:%d", &j, &d) != 2 || j >= na) {
+                fprintf(stderr, "prog_edit: bad --anchor-move %s\n", v);
+                return 2;
+            }
+            for (size_t k = j; k < na; k++)
+                if (a[k].thread == a[j].thread && a[k].region == a[j].region)
+                    a[k].point = (uint32_t)((int64_t)a[k].point + d);
+            size_t len = prog_anchors_encode(a, na, p.schedule.bytes,
+                                             PROG_MAX_SCHEDULE);
+            if (len == (size_t)-1) {
+                fprintf(stderr, "prog_edit: the anchors do not fit\n");
+                return 2;
+            }
+            p.schedule.nbytes = (uint32_t)len;
+        } else if (!strcmp(argv[i], "--print-anchors")) {
+            prog_anchor a[PROG_MAX_SCHEDULE];
+            size_t na = prog_anchors_decode(p.schedule.bytes,
+                                            p.schedule.nbytes, a,
+                                            PROG_MAX_SCHEDULE);
+            for (size_t k = 0; k < na; k++)
+                printf("%u %u %u %u %u\n", a[k].thread, a[k].region,
+                       a[k].point, a[k].to, a[k].blocked);
+            i--;   /* takes no value */
         } else if (!strcmp(argv[i], "--no-preemptions")) {
             npre = 0;
             bytes = 1;
@@ -161,6 +197,8 @@ main(int argc, char **argv)
             return 2;
         }
     }
+    if (!strcmp(argv[2], "-"))
+        return 0;
     n = prog_encode(&p, buf, sizeof buf);
     f = fopen(argv[2], "wb");
     if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
