@@ -18,9 +18,11 @@ import glob
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +46,7 @@ CRASH_VERDICTS = frozenset({"crash", "assertion", "fatal-error", "sanitizer"})
 REPLAY_TIMEOUT = 600   # seconds; the harness's own watchdog is 10 s
 
 # Statuses, and which of them fail the check.
-OK, FIXED = "ok", "fixed"
+OK, MOVED, FIXED = "ok", "ok (moved)", "fixed"
 REGRESSION, MISMATCH, DIVERGED, ERROR = ("REGRESSION", "MISMATCH",
                                          "DIVERGED", "ERROR")
 BAD = (REGRESSION, MISMATCH, DIVERGED)
@@ -480,6 +482,9 @@ class Result:
         self.runs, self.status, self.detail = runs, status, detail
         self.error = error
         self.note = note      # an ok worth a line under the table
+        self.found = None     # the verdict a search near the anchors got
+        self.searchable = False
+        self.tested_name = ""
 
     @property
     def got(self):
@@ -490,7 +495,9 @@ class Result:
             label = describe(r)
             if label not in labels:
                 labels.append(label)
-        return " / ".join(labels)
+        if self.found:
+            labels.append(f"-> {self.found}")
+        return " ".join(labels) if self.found else " / ".join(labels)
 
 
 def describe(run):
@@ -539,15 +546,98 @@ def judge(inp, tested, runs, error):
                       f"list, which is fine)", note=True)
     if run.verdict == "passed":
         if known:
-            return Result(inp, label, runs, MISMATCH,
-                          f"expected failure did not happen: fails-on names "
-                          f"{tested.version.text}")
-        return Result(inp, label, runs, FIXED,
-                      f"no longer fails on {tested.name}: the race may be "
-                      f"fixed (or this schedule no longer reaches it); once "
-                      f"confirmed, add 'fixed-in:' to {inp.name}.meta")
-    return Result(inp, label, runs, MISMATCH,
-                  f"fails differently: expected {exp.label}, got {got}")
+            r = Result(inp, label, runs, MISMATCH,
+                       f"expected failure did not happen: fails-on names "
+                       f"{tested.version.text}")
+        else:
+            r = Result(inp, label, runs, FIXED,
+                       f"no longer fails on {tested.name}: the race may be "
+                       f"fixed (or this schedule no longer reaches it); once "
+                       f"confirmed, add 'fixed-in:' to {inp.name}.meta")
+    else:
+        r = Result(inp, label, runs, MISMATCH,
+                   f"fails differently: expected {exp.label}, got {got}")
+    # a schedule near the anchors may give the expected failure back
+    r.searchable, r.tested_name = True, tested.name
+    return r
+
+
+SEARCH_FOUND_RE = re.compile(r"^search: (?P<verdict>[a-z-]+) after "
+                             r"(?P<tries>\d+) tries: (?P<how>.*)$", re.M)
+SEARCH_NONE_RE = re.compile(r"^search: no schedule among (?P<tries>\d+) ",
+                            re.M)
+
+
+def expect_arg(exp):
+    """An Expected as `ftfuzz search --expect`: V[,V...][:SIG]."""
+    arg = ",".join(sorted(exp.verdicts))
+    return f"{arg}:{exp.signal}" if exp.signal is not None else arg
+
+
+def search_near(result, targets_dir, budget, update):
+    """An expected failure that did not come: try schedules near the
+    input's anchors (`ftfuzz search`).  Found: `ok (moved)` (with
+    `update`, the schedule goes back into the input).  Not found: a
+    `fixed` says how many were tried; a MISMATCH stays one."""
+    inp = result.input
+    with tempfile.TemporaryDirectory(prefix="ftfuzz-regress-") as tmp:
+        out = os.path.join(tmp, inp.name)
+        cmd = [FTFUZZ, "search", "--expect", expect_arg(inp.expected),
+               "--budget", str(budget), "--targets-dir", targets_dir,
+               "--target", inp.target, "--out", out, inp.path]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               errors="replace",
+                               timeout=REPLAY_TIMEOUT + 60 * budget)
+        except subprocess.TimeoutExpired:
+            result.detail += "; the search near its anchors timed out"
+            return result
+        found = SEARCH_FOUND_RE.search(r.stdout)
+        if r.returncode == 0 and found and os.path.isfile(out):
+            detail = (f"the expected failure came back from a schedule "
+                      f"near its anchors after {found['tries']} tries "
+                      f"({found['how']})")
+            if update:
+                shutil.copyfile(out, inp.path)
+                detail += f"; written back to {rel(inp.path)}"
+            else:
+                detail += "; --update writes it back"
+            moved = Result(inp, result.expected_label, result.runs, MOVED,
+                           detail)
+            moved.found = found["verdict"]
+            return moved
+        none = SEARCH_NONE_RE.search(r.stdout)
+        if r.returncode == 1 and none:
+            tried = (f"no schedule among {none['tries']} near its anchors "
+                     "reproduces it")
+        else:
+            tail = (r.stderr.strip().splitlines() or ["(no output)"])[-1]
+            tried = f"no search near its anchors: {tail}"
+    if result.status == FIXED:
+        result.detail = (f"no longer fails on {result.tested_name}: {tried}; "
+                         f"once confirmed, add 'fixed-in:' to "
+                         f"{inp.name}.meta")
+    else:
+        result.detail += f" ({tried})"
+    return result
+
+
+def search_all(results, targets_dir, budget, update, jobs):
+    """search_near for each result whose expected failure did not come."""
+    todo = [i for i, r in enumerate(results)
+            if r.status in (FIXED, MISMATCH) and not r.error
+            and not r.input.expected.passes and r.searchable]
+    if not todo or budget <= 0:
+        return results
+    say(f"searching near the anchors of {len(todo)} input"
+        f"{'s' if len(todo) > 1 else ''} (at most {budget} schedules each)")
+    out = list(results)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(search_near, results[i], targets_dir, budget,
+                               update): i for i in todo}
+        for fut in concurrent.futures.as_completed(futures):
+            out[futures[fut]] = fut.result()
+    return out
 
 
 def replay_all(inputs, targets_dir, runs, jobs):
@@ -612,6 +702,13 @@ def main(argv=None):
                     default=os.cpu_count() or 1,
                     help="parallel build jobs and replays (default: the "
                     "number of cores)")
+    ap.add_argument("--search", metavar="N", type=int, default=200,
+                    help="when an expected failure does not come, try up to "
+                    "N schedules near the input's anchors before calling it "
+                    "fixed or a MISMATCH (0: no search; default: 200)")
+    ap.add_argument("--update", action="store_true",
+                    help="write the schedule a search found back into each "
+                    "'ok (moved)' input")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="print every run's result line")
     args = ap.parse_args(argv)
@@ -619,6 +716,8 @@ def main(argv=None):
         ap.error("--runs must be at least 1")
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if args.search < 0:
+        ap.error("--search must be at least 0")
 
     try:
         return regress(args)
@@ -661,6 +760,8 @@ def regress(args):
         f"{rel(targets_dir)}/")
     replays = replay_all(inputs, targets_dir, args.runs, args.jobs)
     results = [judge(inp, tested, *replays[inp.name]) for inp in inputs]
+    results = search_all(results, targets_dir, args.search, args.update,
+                         args.jobs)
     t_replay = time.monotonic() - t0
 
     print_table(results)
@@ -687,7 +788,7 @@ def regress(args):
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    order = (OK, FIXED, REGRESSION, MISMATCH, DIVERGED, ERROR)
+    order = (OK, MOVED, FIXED, REGRESSION, MISMATCH, DIVERGED, ERROR)
     summary = ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
     if counts.get(ERROR):
         rc, verdict = 2, "INCOMPLETE (inputs that could not be replayed)"

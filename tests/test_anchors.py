@@ -109,3 +109,46 @@ def test_search_and_anchor_bad_usage(tmp_path):
     assert r.returncode == 2 and "--expect" in r.stderr
     r = ftfuzz("anchor", str(tmp_path / "missing"))
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_regress_tells_moved_from_fixed(tmp_path):
+    """`ftfuzz regress` on an input whose preemption moved 20 points in
+    its operation: `ok (moved)` (the search finds it again), `--update`
+    writes it back and the next run is plain `ok`; with a budget too
+    small, on a version its fails-on does not name: `fixed`, saying how
+    many schedules were tried; on one it names: MISMATCH."""
+    name = "generic_alias_iter_next"
+    src = os.path.join(REGRESSIONS, name)
+    subprocess.run([PROG_EDIT, src, str(tmp_path / name), "--anchor-move",
+                    f"{[i for i, a in enumerate(anchors(src)) if not a[4]][-1]}:20"],
+                   check=True)
+    meta = open(src + ".meta").read()
+    (tmp_path / (name + ".meta")).write_text(meta)
+
+    def regress(*args):
+        return ftfuzz("regress", "--corpus", str(tmp_path), "--runs", "1",
+                      *args)
+
+    r = regress("--search", "3")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(rf"^{name} .* MISMATCH$", r.stdout, re.M), r.stdout
+    assert re.search(r"no schedule among [1-3] near its anchors", r.stdout), \
+        r.stdout
+    (tmp_path / (name + ".meta")).write_text(
+        meta.replace("fails-on: CPython 3.13.5", "fails-on: CPython 3.12.0"))
+    r = regress("--search", "3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(rf"^{name} .* fixed$", r.stdout, re.M), r.stdout
+    assert re.search(r"no schedule among [1-3] near its anchors", r.stdout), \
+        r.stdout
+    (tmp_path / (name + ".meta")).write_text(meta)
+    before = (tmp_path / name).read_bytes()
+    r = regress("--update")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(rf"^{name} .*passed -> crash .*ok \(moved\)$", r.stdout,
+                     re.M), r.stdout
+    assert "written back" in r.stdout
+    assert (tmp_path / name).read_bytes() != before
+    r = regress()
+    assert r.returncode == 0 and re.search(rf"^{name} .* ok$", r.stdout,
+                                           re.M), r.stdout

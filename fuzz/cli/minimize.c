@@ -981,6 +981,15 @@ cmd_anchor(int argc, char **argv)
     return rc;
 }
 
+/* Is o's verdict one of ",V,V," (with signal sig, unless it is -1)? */
+static int
+verdict_in(const char *verdicts, int sig, const struct replay_outcome *o)
+{
+    char key[40];
+    snprintf(key, sizeof key, ",%s,", o->verdict);
+    return strstr(verdicts, key) != NULL && (sig < 0 || o->signal == sig);
+}
+
 /* Candidates of one target process in search. */
 #define SEARCH_BATCH 100
 
@@ -1050,10 +1059,12 @@ cmd_search(int argc, char **argv)
         close_input(&m, p);
         return 2;
     }
+    /* V[,V...][:SIG]: any of the verdicts (with that signal) */
+    char verdicts[256];
     const char *colon = strchr(expect, ':');
-    snprintf(m.want.verdict, sizeof m.want.verdict, "%.*s",
+    snprintf(verdicts, sizeof verdicts, ",%.*s,",
              colon ? (int)(colon - expect) : (int)strlen(expect), expect);
-    m.want.signal = colon ? atoi(colon + 1) : -1;
+    int want_signal = colon ? atoi(colon + 1) : -1;
     if (!prog_anchored(p->schedule.strategy)) {
         fprintf(stderr, "ftfuzz search: %s is not anchored (run 'ftfuzz "
                         "anchor' on the build that found it)\n", input);
@@ -1063,9 +1074,8 @@ cmd_search(int argc, char **argv)
     const char *out = *flag("search", "--out") ? flag("search", "--out")
                                                : NULL;
     struct replay_outcome as_is;
-    int ok = still_fails(&m, p, 0, &as_is)
-             || (m.want.signal < 0 && !strcmp(as_is.verdict, m.want.verdict));
-    if (ok) {
+    still_fails(&m, p, 0, &as_is);
+    if (verdict_in(verdicts, want_signal, &as_is)) {
         printf("search: %s gives %s as it is (0 tries)\n", input,
                as_is.verdict);
         close_input(&m, p);
@@ -1075,7 +1085,10 @@ cmd_search(int argc, char **argv)
     size_t n = prog_anchors_decode(p->schedule.bytes, p->schedule.nbytes, a,
                                    PROG_MAX_ANCHORS);
     /* as many distances as the budget reaches */
-    uint32_t max_d = n ? (uint32_t)(budget / (2 * n) + 1) : 0;
+    size_t npre = 0;
+    for (size_t i = 0; i < n; i++)
+        npre += !a[i].blocked;
+    uint32_t max_d = npre ? (uint32_t)(budget / (2 * npre) + 1) : 0;
     prog_program *batch = malloc(SEARCH_BATCH * sizeof *batch);
     uint32_t bd[SEARCH_BATCH];
     size_t bj[SEARCH_BATCH];
@@ -1111,8 +1124,8 @@ cmd_search(int argc, char **argv)
         tried += (size_t)failed + 1;
         k = bk[failed] + 1;
         struct replay_outcome o;
-        if (still_fails(&m, &batch[failed], 0, &o)
-            || (m.want.signal < 0 && !strcmp(o.verdict, m.want.verdict))) {
+        still_fails(&m, &batch[failed], 0, &o);
+        if (verdict_in(verdicts, want_signal, &o)) {
             const prog_anchor *x = &a[bj[failed]];
             printf("search: %s after %llu tries: anchor %zu (T%u region %u "
                    "point %u) and the later ones of its region %u points "
