@@ -152,3 +152,18 @@ def test_regress_tells_moved_from_fixed(tmp_path):
     r = regress()
     assert r.returncode == 0 and re.search(rf"^{name} .* ok$", r.stdout,
                                            re.M), r.stdout
+
+
+def test_replay_says_when_a_stored_input_does_not_reproduce(tmp_path):
+    name = "generic_alias_iter_next"
+    src = os.path.join(REGRESSIONS, name)
+    pre = [i for i, a in enumerate(anchors(src)) if not a[4]][-1]
+    subprocess.run([PROG_EDIT, src, str(tmp_path / name), "--anchor-move",
+                    f"{pre}:20"], check=True)
+    (tmp_path / (name + ".meta")).write_text(open(src + ".meta").read())
+    r = ftfuzz("replay", "--quiet", str(tmp_path / name))
+    assert r.returncode == 0, r.stderr
+    assert "does NOT reproduce on this build" in r.stdout, r.stdout
+    assert "ftfuzz search --expect" in r.stdout
+    r = ftfuzz("replay", "--quiet", src)
+    assert "does NOT reproduce" not in r.stdout, r.stdout

@@ -88,6 +88,10 @@ struct replay_outcome {
     size_t nsw;
 };
 
+/* A finding rewritten as anchors when that replays it identically
+ * (minimize.c): 1 written to out, 0 not, -1 the target did not run. */
+int anchor_finding(const char *target, const char *path, const char *out);
+
 /* Runs input alone in a fresh process (dir: a scratch directory). */
 int replay_run(const char *target, const char *input, const char *dir,
                int with_switches, struct replay_outcome *o);

@@ -512,9 +512,13 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
         free(scenario);
         return 2;
     }
+    /* the seed's schedule as the anchors of its execution, which a later
+     * build replays better (docs/program-format.md) */
+    setenv("FTFUZZ_SPEC", scenario, 1);
+    int anchored = anchor_finding(target, input, input) == 1;
     free(scenario);
-    printf("explore: saved %s; replay it with\n  ftfuzz replay %s\n",
-           input, input);
+    printf("explore: saved %s%s; replay it with\n  ftfuzz replay %s\n",
+           input, anchored ? " (as anchors)" : "", input);
     if (!quiet) {
         printf("\n");
         fflush(stdout);
@@ -1057,6 +1061,52 @@ write_spec_metas(const char *dir, const char *spec)
 }
 
 /*
+ * Each crash, timeout and out-of-memory file of dir gets an anchored twin,
+ * anchored-NAME, when its execution fits as anchors (docs/program-format.md):
+ * libFuzzer's file keeps the mutator's form (a seed, step counts), which a
+ * rebuild can move; the twin survives changes elsewhere in the program.
+ * Returns how many were written.
+ */
+static int
+anchor_findings(const char *dir, const char *target)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int written = 0;
+    while (d && (e = readdir(d))) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if ((strncmp(n, "crash-", 6) && strncmp(n, "timeout-", 8)
+             && strncmp(n, "oom-", 4))
+            || (len > 5 && !strcmp(n + len - 5, ".meta")))
+            continue;
+        char path[4400], out[4500], meta[4500], out_meta[4600];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        snprintf(out, sizeof out, "%s/anchored-%s", dir, n);
+        if (access(out, F_OK) == 0)
+            continue;
+        if (anchor_finding(target, path, out) == 1) {
+            written++;
+            snprintf(meta, sizeof meta, "%s.meta", path);
+            snprintf(out_meta, sizeof out_meta, "%s.meta", out);
+            if (access(meta, R_OK) == 0) {
+                FILE *a = fopen(meta, "r"), *b = fopen(out_meta, "w");
+                int c;
+                while (a && b && (c = fgetc(a)) != EOF)
+                    fputc(c, b);
+                if (a)
+                    fclose(a);
+                if (b)
+                    fclose(b);
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    return written;
+}
+
+/*
  * The campaign: libFuzzer's fork mode over all cores, crashes, timeouts
  * and out-of-memory inputs saved and not fatal, for a bounded time.  With
  * --runs, one process instead, for a number of executions: libFuzzer with
@@ -1273,9 +1323,12 @@ cmd_fuzz(int argc, char **argv)
     int crashes = count_files(out, "crash-");
     int timeouts = count_files(out, "timeout-");
     int ooms = count_files(out, "oom-");
+    int anchored = crashes + timeouts + ooms ? anchor_findings(out, target)
+                                             : 0;
     printf("fuzz: done: %d corpus inputs, findings: %d crash, %d timeout, "
-           "%d out-of-memory (in %s/)\n",
-           count_files(corpus, ""), crashes, timeouts, ooms, out);
+           "%d out-of-memory (in %s/; %d of them also as anchored-NAME, "
+           "which later builds replay better)\n",
+           count_files(corpus, ""), crashes, timeouts, ooms, out, anchored);
     if (!runs_mode
         && (!r.exited || (r.status != 0 && crashes + timeouts + ooms == 0))) {
         fprintf(stderr, "fuzz: libFuzzer stopped abnormally\n");

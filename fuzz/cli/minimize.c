@@ -321,8 +321,19 @@ still_fails_with(struct minimizer *m, const prog_program *p,
  * verdict holds) until it fits; the same verdict, another execution.
  * 0: neither works (p is left alone).  -1: p does not give m's verdict.
  */
+static int anchor_schedule_ex(struct minimizer *m, prog_program *p,
+                              int shrink);
+
 static int
 anchor_schedule(struct minimizer *m, prog_program *p)
+{
+    return anchor_schedule_ex(m, p, 1);
+}
+
+/* The same; without `shrink`, only the identical rewrite (0 when the
+ * switches do not fit). */
+static int
+anchor_schedule_ex(struct minimizer *m, prog_program *p, int shrink)
 {
     struct replay_outcome o, again;
     if (!still_fails(m, p, 1, &o)) {
@@ -341,7 +352,8 @@ anchor_schedule(struct minimizer *m, prog_program *p)
         }
         goto done;
     }
-    if (!still_fails_with(m, p, a, n, &again) || again.hash != o.hash)
+    if (!shrink || !still_fails_with(m, p, a, n, &again)
+        || again.hash != o.hash)
         goto done;
     /* complements of ever smaller chunks, while the list does not fit */
     size_t parts = 2;
@@ -1144,5 +1156,38 @@ cmd_search(int argc, char **argv)
                "%s\n", (unsigned long long)tried, n, expect);
     free(batch);
     close_input(&m, p);
+    return rc;
+}
+
+/*
+ * FILE, a finding of `ftfuzz fuzz` or `ftfuzz explore`, rewritten as the
+ * anchors of its own execution when that is the identical execution and
+ * fits (no delta debugging: a finding is kept as found otherwise), into
+ * out.  1 when written, 0 when not, -1 when the target could not run.
+ */
+int
+anchor_finding(const char *target, const char *path, const char *out)
+{
+    struct minimizer m = {.target = target};
+    snprintf(m.dir, sizeof m.dir, "/tmp/ftfuzz-anchor-XXXXXX");
+    if (!mkdtemp(m.dir))
+        return -1;
+    snprintf(m.cand, sizeof m.cand, "%s/candidate", m.dir);
+    size_t size = 0;
+    uint8_t *data = read_input(path, &size);
+    int rc = -1;
+    prog_program *p = malloc(sizeof *p);
+    if (data && p && replay_run(target, path, m.dir, 0, &m.want) == 0) {
+        prog_decode(data, size, p);
+        rc = 0;
+        if (!prog_anchored(p->schedule.strategy) && p->nthreads
+            && anchor_schedule_ex(&m, p, 0) == 2
+            && write_program("anchor", out, p) == 0)
+            rc = 1;
+    }
+    free(data);
+    free(p);
+    unlink(m.cand);
+    rmdir(m.dir);
     return rc;
 }

@@ -1081,6 +1081,46 @@ prepare_stack(struct report *r, int *exact)
         exact[i] = start > 0 && i == 0;
 }
 
+/*
+ * A stored input with a .meta whose `expected:` failure this replay did
+ * not give (the first word: passed, crash (any death, with the signal of
+ * "(SIGSEGV"), linearizability or another verdict): say so, and how to
+ * look near its anchors, rather than let "passed" read as "fixed".
+ */
+static void
+say_if_not_reproduced(const char *input, const struct report *r)
+{
+    char meta[4200], line[1024], want[64] = "";
+    snprintf(meta, sizeof meta, "%s.meta", input);
+    FILE *f = fopen(meta, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "expected: %63[a-zA-Z-]", want) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (!want[0] || !strcmp(want, "passed"))
+        return;
+    int segv = strstr(line, "(SIGSEGV") != NULL;
+    static const char *const deaths[] = {"crash", "assertion",
+                                         "fatal-error", "sanitizer"};
+    int ok = !strcmp(r->verdict, want);
+    if (!strcmp(want, "crash"))
+        for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
+            ok |= !strcmp(r->verdict, deaths[i]);
+    if (segv)
+        ok = ok && r->signal == 11;
+    if (ok)
+        return;
+    printf("replay: this input does NOT reproduce on this build: %s expects "
+           "%s%s, the replay gave %s.  The race may be fixed, or the build "
+           "moved it: 'ftfuzz search --expect %s%s %s' tries schedules near "
+           "its anchors (what 'ftfuzz regress' does before it says fixed)\n",
+           meta, want, segv ? " (SIGSEGV)" : "", r->verdict,
+           !strcmp(want, "crash") ? "crash,assertion,fatal-error,sanitizer"
+                                  : want,
+           segv ? ":11" : "", input);
+}
+
 int
 replay_input(int argc, char **argv, int first)
 {
@@ -1203,6 +1243,7 @@ replay_input(int argc, char **argv, int first)
                (unsigned long long)times);
         if (same != times)
             rc = 1;
+        say_if_not_reproduced(input, r);
     }
     char path[4200];
     static const char *const leftovers[] = {"log", "report", "report.trace",
