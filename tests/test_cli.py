@@ -8,6 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
 COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "targets",
+            "anchor", "search",
             "env"]
 
 
