@@ -172,6 +172,9 @@ spec_take(PyObject *result, const char *origin)
     }
 }
 
+/* The loaded spec is a scenario (ftfuzz explore test.py). */
+static int spec_scenario;
+
 /*
  * Loads a spec: `text` with `origin` (a path, for messages) whose relative
  * `path` entries start at base_dir.  Exits with a message on any error in
@@ -254,7 +257,14 @@ spec_load_file(const char *path)
     size_t plen = strlen(path);
     int scenario = plen > 3 && !strcmp(path + plen - 3, ".py");
     spec_load_text(text, path, dir, scenario);
+    spec_scenario = scenario;
     free(text);
+}
+
+int
+spec_is_scenario(void)
+{
+    return spec_scenario;
 }
 
 /* --- executions ----------------------------------------------------------- */
