@@ -88,8 +88,8 @@ ftfuzz_strategy_parse(const char *text, uint64_t seed, char *err,
                 return NULL;
             }
         } else if (parse_hex(spec.arg, &data, &len)) {
-            snprintf(err, errsize, "strategy %s: not an even number of hex "
-                     "digits (bytes:HEX)", text);
+            snprintf(err, errsize, "bad strategy '%s': not an even number "
+                     "of hex digits (bytes:HEX)", text);
             return NULL;
         }
         ftfuzz_strategy *s = ftfuzz_strategy_bytes(data, len);

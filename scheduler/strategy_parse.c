@@ -32,8 +32,8 @@ ftfuzz_strategy_spec_parse(const char *text, ftfuzz_strategy_spec *out,
         unsigned long d = rest[0] >= '0' && rest[0] <= '9'
                               ? strtoul(rest, &end, 10) : 0;
         if (d < 1 || d > PCT_MAX_DEPTH || errno) {
-            snprintf(err, errsize, "strategy %s: D must be a number in "
-                     "1..%d (pct:D[:k=K])", text, PCT_MAX_DEPTH);
+            snprintf(err, errsize, "bad strategy '%s': D must be a number "
+                     "in 1..%d (pct:D[:k=K])", text, PCT_MAX_DEPTH);
             return -1;
         }
         out->kind = nlen == 3 ? FTFUZZ_STRATEGY_PCT : FTFUZZ_STRATEGY_PCT_LOG;
@@ -44,13 +44,13 @@ ftfuzz_strategy_spec_parse(const char *text, ftfuzz_strategy_spec *out,
             out->k = ks[0] >= '0' && ks[0] <= '9' ? strtoull(ks, &end, 10)
                                                   : 0;
             if (out->k == 0 || errno) {
-                snprintf(err, errsize, "strategy %s: k must be a number, at "
-                         "least 1", text);
+                snprintf(err, errsize, "bad strategy '%s': k must be a "
+                         "number, at least 1", text);
                 return -1;
             }
         }
         if (*end) {
-            snprintf(err, errsize, "strategy %s: unexpected '%s' "
+            snprintf(err, errsize, "bad strategy '%s': unexpected '%s' "
                      "(pct:D[:k=K])", text, end);
             return -1;
         }
@@ -62,8 +62,8 @@ ftfuzz_strategy_spec_parse(const char *text, ftfuzz_strategy_spec *out,
             char *end;
             out->p = strtod(rest, &end);
             if (end == rest || *end || !(out->p > 0 && out->p <= 1)) {
-                snprintf(err, errsize, "strategy %s: P must be a number "
-                         "in 0..1, above 0 (random[:P])", text);
+                snprintf(err, errsize, "bad strategy '%s': P must be a "
+                         "number in 0..1, above 0 (random[:P])", text);
                 return -1;
             }
         }

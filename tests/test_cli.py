@@ -72,8 +72,8 @@ def test_explore_reports_a_program_not_built_with_ftfuzz_cc(tmp_path):
 
 
 @pytest.mark.parametrize("strategy,message", [
-    ("pct:0", "strategy pct:0: D must be a number in 1..64"),
-    ("random:2", "strategy random:2: P must be a number in 0..1"),
+    ("pct:0", "bad strategy 'pct:0': D must be a number in 1..64"),
+    ("random:2", "bad strategy 'random:2': P must be a number in 0..1"),
     ("nonsense", "bad strategy 'nonsense'"),
 ])
 def test_explore_refuses_a_bad_strategy_before_running(tmp_path, strategy,

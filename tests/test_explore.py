@@ -127,8 +127,8 @@ def test_pctlog_finds_the_race_and_the_file_replays_it(tmp_path):
     assert len(set(lines)) == 1 and not lines[0].startswith("verdict=passed")
     bad = explore(scenario("dict_ok"), tmp_path / "bad", "--strategy",
                   "pctlog:0", "--iterations", "5")
-    assert bad.returncode == 2 and "strategy pctlog:0: D must be a number" \
-        in bad.stderr
+    assert bad.returncode == 2 \
+        and "bad strategy 'pctlog:0': D must be a number" in bad.stderr
     bad = explore(scenario("dict_ok"), tmp_path / "bad", "--strategy",
                   "pctlog:9", "--iterations", "5")
     assert bad.returncode == 2 and "depth must be 1..8" in bad.stderr
@@ -140,8 +140,8 @@ def test_random_with_a_bad_p_is_refused(tmp_path, strategy):
     r = explore(scenario("dict_ok"), tmp_path, "--strategy", strategy,
                 "--iterations", "5")
     assert r.returncode == 2, r.stdout + r.stderr
-    assert f"strategy {strategy}: P must be a number in 0..1, above 0" \
-        in r.stderr + r.stdout
+    assert f"bad strategy '{strategy}': P must be a number in 0..1, " \
+        "above 0" in r.stderr + r.stdout
 
 
 PARENT_STATE = '''
@@ -229,8 +229,8 @@ def test_bad_flags_and_missing_files(tmp_path):
     assert "strategy bytes:0102 cannot explore a scenario" in r.stderr
     r = explore(scenario("dict_ok"), tmp_path / "out", "--strategy",
                 "pct:0")
-    assert r.returncode == 2 and "strategy pct:0: D must be a number" \
-        in r.stderr
+    assert r.returncode == 2 \
+        and "bad strategy 'pct:0': D must be a number" in r.stderr
     r = explore(scenario("dict_ok"), tmp_path / "out", "--strategy",
                 "pctlog:3,nonsense")
     assert r.returncode == 2 and "bad strategy 'nonsense'" in r.stderr
@@ -251,12 +251,12 @@ def test_a_list_of_strategies_takes_turns_and_saves_the_failing_one(tmp_path):
     assert int(seed) == int(n) - 1
     assert re.search(r"strategy pct:1:k=\d+ and random:0.01 in turn",
                      r.stdout), r.stdout[:2000]
-    report = subprocess.run([FTFUZZ, "replay", str(tmp_path /
-                                                   "explore-odict_copy_clear")],
+    saved = tmp_path / "explore-odict_copy_clear"
+    report = subprocess.run([FTFUZZ, "replay", str(saved)],
                             capture_output=True, text=True, timeout=900)
     assert f"strategy random:0.01 seed={seed}" in report.stdout, \
         report.stdout[-3000:]
-    lines = replay_brief(tmp_path / "explore-odict_copy_clear", 3)
+    lines = replay_brief(saved, 3)
     assert len(set(lines)) == 1 and not lines[0].startswith("verdict=passed")
 
 

@@ -409,7 +409,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
-    /* empty: the target's own default (pctlog:3, harness_explore) */
+    /* empty: the target's own default (the portfolio, harness_explore) */
     const char *strategy = flag("explore", "--strategy");
     char *scenario = realpath(argv[0], NULL);
     if (!scenario) {
