@@ -181,7 +181,9 @@ def races():
     # the example scenarios that fail, as `ftfuzz explore` runs them (no
     # input: the target builds the scenario's program)
     for name, what in (("odict_copy_clear", "crash or exception"),
-                       ("counter_check", "check (lost update)")):
+                       ("counter_check", "check (lost update)"),
+                       ("setprofile_all_threads_exit",
+                        "crash (a freed thread state)")):
         out.append((f"scenario_{name}", "fuzz_spec", None,
                     os.path.join(SCENARIOS, name + ".py"), what))
     return out
