@@ -135,7 +135,8 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
         l += len + (nl != NULL);
     }
     for (uint32_t i = 0; i < p->nobjects; i++) {
-        ops_describe_object(kinds[i], p->objects[i].size, sources[i], text,
+        harness_kind(kinds[i])->describe_object(kinds[i], p->objects[i].size,
+                                                sources[i], text,
                             sizeof text);
         dprintf(fd, "object %u %s %d %s\n", i,
                 kinds[i] >= PROG_KIND_COUNT ? spec_type_name(kinds[i])
@@ -147,8 +148,9 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
                 p->threads[t].nops);
     for (uint32_t t = 0; t < p->nthreads; t++)
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
-            ops_describe(&p->threads[t].ops[i], kinds, p->nobjects, text,
-                         sizeof text);
+            const prog_op *op = &p->threads[t].ops[i];
+            int k = kinds[op->target % p->nobjects];
+            harness_kind(k)->describe(op, k, p->nobjects, text, sizeof text);
             dprintf(fd, "op %u %u %s\n", t, i, text);
         }
     for (unsigned i = 0; i < nruns; i++)

@@ -363,10 +363,14 @@ spec_arg_text(const prog_op *op, int i, int kind, uint32_t nobjs, char *buf,
     snprintf(buf, size, "None");
 }
 
-PyObject *
+static void spec_describe(const prog_op *op, int kind, uint32_t nobjs,
+                          char *buf, size_t size);
+
+static PyObject *
 spec_exec(const prog_op *op, PyObject *const *objs, int kind,
-          uint32_t nobjs)
+          const int *sources, uint32_t nobjs)
 {
+    (void)sources;   /* a spec's constructor gets the source itself */
     const struct spec_op *so = spec_op(op, kind);
     PyObject *t = objs[op->target % nobjs];
     /* stack[0] is scratch space for PY_VECTORCALL_ARGUMENTS_OFFSET */
@@ -412,7 +416,7 @@ spec_finding(const char *verdict, const char *heading, const char *what)
     abort();
 }
 
-void
+static void
 spec_raised(const prog_op *op, int kind, uint32_t nobjs)
 {
     if (spec_op(op, kind)->may_raise)
@@ -445,15 +449,17 @@ spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs)
     }
 }
 
-int
+static int
 spec_is_atomic(const prog_op *op, int kind)
 {
     return spec_op(op, kind)->atomic;
 }
 
-PyObject *
-spec_make_object(int kind, uint32_t size, PyObject *source, int *over_source)
+static PyObject *
+spec_make_object(int kind, uint32_t size, PyObject *source,
+                 int source_kind, int *over_source)
 {
+    (void)source_kind;   /* new(n, source) decides what fits itself */
     const struct spec_type *t = spec_type(kind);
     PyObject *n = PyLong_FromUnsignedLong(size);
     PyObject *args[2] = {n, source ? source : Py_None};
@@ -502,7 +508,7 @@ spec_expand(const char *tmpl, char vals[][48], int nvals, char *buf,
     buf[len] = '\0';
 }
 
-void
+static void
 spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
               size_t size)
 {
@@ -520,7 +526,7 @@ spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
     spec_expand(so->text, vals, 5, buf, size);
 }
 
-void
+static void
 spec_describe_object(int kind, uint32_t size, int source, char *buf,
                      size_t size_buf)
 {
@@ -533,7 +539,7 @@ spec_describe_object(int kind, uint32_t size, int source, char *buf,
     spec_expand(spec_type(kind)->new_text, vals, 2, buf, size_buf);
 }
 
-void
+static void
 spec_state_text(PyObject *obj, int kind, char *out, size_t size)
 {
     const struct spec_type *t = spec_type(kind);
@@ -554,6 +560,17 @@ spec_state_text(PyObject *obj, int kind, char *out, size_t size)
     Py_XDECREF(r);
     Py_XDECREF(s);
 }
+
+/* A spec's types behind the harness's one kind interface (harness.h). */
+const struct harness_kind spec_kind = {
+    .make = spec_make_object,
+    .exec = spec_exec,
+    .raised = spec_raised,
+    .is_atomic = spec_is_atomic,
+    .describe = spec_describe,
+    .describe_object = spec_describe_object,
+    .state = spec_state_text,
+};
 
 /* --- seeds ------------------------------------------------------------------ */
 
