@@ -197,6 +197,7 @@ def test_the_free_threading_example_finds_gh_126559(tmp_path):
     scenario file and as a marked function, both found."""
     status, out, counts = run_pytest(
         tmp_path, "--ftfuzz-iterations", "300", "--ftfuzz-seed", "0",
+        "--ftfuzz-strategy", "pctlog:3",
         os.path.join(FREE_THREADING, "ftfuzz_list_sort_len.py"),
         os.path.join(FREE_THREADING, "test_list_sort_marked.py"))
     assert status == 1 and counts["failed"] == 2, out

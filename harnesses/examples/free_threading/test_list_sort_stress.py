@@ -13,7 +13,7 @@ the sort and len() does not wait for it (gh-126559), so a reader can see
 
 The same race as an ftfuzz scenario, explored schedule by schedule:
 ftfuzz_list_sort_len.py (a scenario file) and test_list_sort_marked.py
-(a test function marked ftfuzz); README.md says what changes.
+(a test function marked ftfuzz); docs/explore.md says what changes.
 """
 import threading
 import unittest
