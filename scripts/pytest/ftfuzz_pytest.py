@@ -246,7 +246,7 @@ class ExploreItem(pytest.Item):
 
     def failure(self):
         r = self.result
-        m = re.search(r"^explore: saved (\S+); replay it with$", r.stdout,
+        m = re.search(r"^explore: saved (.+); replay it with$", r.stdout,
                       re.M)
         replay = shlex.join([self.command[0], "replay", m.group(1)]) \
             if m else None
