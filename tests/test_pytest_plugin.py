@@ -26,6 +26,7 @@ def run_pytest(cwd, *args, env=None, ftfuzz=FTFUZZ):
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYTEST_", "FTFUZZ_"))}
     environ["PYTHONPATH"] = PLUGIN_DIR
+    environ["COLUMNS"] = "1000"   # the short test summary uncut
     environ.update(env or {})
     cmd = [sys.executable, "-m", "pytest", "-p", "ftfuzz_pytest",
            "-p", "no:cacheprovider", "--rootdir", str(cwd), "-rA",
@@ -56,12 +57,13 @@ def test_a_passing_and_a_failing_scenario(tmp_path):
         "--ftfuzz-strategy", "pctlog:3")
     assert status == 1, out
     assert counts == {"failed": 1, "passed": 2, "error": 0}, out
+    # the budget and the strategy reached explore
     assert re.search(r"^FAILED ftfuzz_odict.py::explore - FAILING schedule "
-                     r"after \d+ of 40 iterations", out, re.M), out
+                     r"after \d+ of 40 iterations: \S+ \(strategy "
+                     r"pctlog:3:k=\d+, seed \d+\); replay: ", out, re.M), out
     assert "PASSED ftfuzz_dict_ok.py::explore" in out, out
-    # the budget reached explore, and the passing one says what it tried
-    assert "explore: no failing schedule in 40 iterations (strategy " \
-        "pctlog:3" in out, out
+    # -rA shows what the passing one tried
+    assert "explore: no failing schedule in 40 iterations" in out, out
     # the failure is explore's report, then the command that replays it
     assert "== program" in out and "== interleaving" in out, out
     assert "thread_copy(o0)" in out and "thread_clear(o0)" in out, out
@@ -69,6 +71,8 @@ def test_a_passing_and_a_failing_scenario(tmp_path):
         "explore-ftfuzz_odict"
     replay = shlex.join([FTFUZZ, "replay", str(saved)])
     assert f"\nreplay it with:\n  {replay}\n" in out, out
+    assert re.search(r"^FAILED ftfuzz_odict.py::explore - .*; replay: "
+                     + re.escape(replay) + "$", out, re.M), out
     # and that command replays the failing schedule
     argv = shlex.split(replay)
     r = subprocess.run(argv[:2] + ["--brief", "--times", "3"] + argv[2:],
@@ -157,7 +161,7 @@ def test_functions_marked_ftfuzz(tmp_path):
     module's imports it uses, at its own line numbers; what cannot run
     there is an error that says why."""
     (tmp_path / "test_marked.py").write_text(MARKED)
-    status, out, counts = run_pytest(tmp_path, "--ftfuzz-iterations", "300")
+    status, out, counts = run_pytest(tmp_path, "--ftfuzz-iterations", "100")
     assert status == 1, out
     assert counts == {"failed": 1, "passed": 1, "error": 2}, out
     assert "FAILED test_marked.py::test_lost_update - FAILING" in out, out
