@@ -9,7 +9,7 @@ always be 100: sorting does not change the number of items.  On CPython
 the sort and len() does not wait for it (gh-126559), so a reader can see
 0.  Whether a run of this test sees it depends on the machine's timing.
 
-    python3.13t -m unittest -v test_list_sort_stress    # real threads
+    python3.13t -m unittest test_list_sort_stress    # real threads
 
 The same race as an ftfuzz scenario, explored schedule by schedule:
 ftfuzz_list_sort_len.py (a scenario file) and test_list_sort_marked.py
