@@ -385,7 +385,7 @@ def scenario_of_function(fn):
         module = ast.parse(source, filename)
     except (OSError, SyntaxError, ValueError) as e:
         raise ExploreProblem(f"{where}: cannot read the source of "
-                               f"{fn.__name__}: {e}") from None
+                             f"{fn.__name__}: {e}") from None
     defs = [n for n in ast.walk(module)
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
             and n.name == fn.__name__
@@ -393,7 +393,7 @@ def scenario_of_function(fn):
             == fn.__code__.co_firstlineno]
     if len(defs) != 1:
         raise ExploreProblem(f"{where}: cannot find the definition of "
-                               f"{fn.__name__} in its file")
+                             f"{fn.__name__} in its file")
     node = defs[0]
     params = [a.arg for a in node.args.posonlyargs + node.args.args
               + node.args.kwonlyargs]
