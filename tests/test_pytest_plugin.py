@@ -89,11 +89,18 @@ def test_a_passing_and_a_failing_scenario(tmp_path):
 
 def test_a_file_named_on_the_command_line_is_a_scenario(tmp_path):
     """Not named ftfuzz_*.py, but it defines thread functions: it is
-    explored, never imported into pytest's interpreter."""
-    status, out, counts = run_pytest(
-        tmp_path, "--ftfuzz-iterations", "300",
-        os.path.join(SCENARIOS, "counter_check.py"))
+    explored, never imported into pytest's interpreter (where this one
+    would fail to import)."""
+    with open(os.path.join(SCENARIOS, "counter_check.py")) as f:
+        text = f.read()
+    (tmp_path / "race.py").write_text(
+        "import sys\n"
+        "if getattr(sys, '_is_gil_enabled', lambda: True)():\n"
+        "    raise ImportError('a scenario imported by pytest')\n" + text)
+    status, out, counts = run_pytest(tmp_path, "--ftfuzz-iterations", "300",
+                                     "race.py")
     assert status == 1 and counts["failed"] == 1, out
+    assert "FAILED race.py::explore" in out, out
     assert "AssertionError: lost update: value 1, expected 2" in out, out
 
 
