@@ -19,7 +19,7 @@ HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
 # (plus the sanitizer of the CPython build) only.
 HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
 
-$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
+$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
 
@@ -44,9 +44,10 @@ $(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_G
 $(FUZZ_DIR)/fuzz_%.dict: harnesses/fuzz.dict
 	@mkdir -p $(@D)
 	cp $< $@
-$(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options
+# max_len is the largest program the mutator makes (include/ftfuzz/limits.def).
+$(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options include/ftfuzz/limits.def
 	@mkdir -p $(@D)
-	cp $< $@
+	scripts/fill-limits.sh $< > $@
 
 all: $(FUZZ_TARGETS) $(FUZZ_TARGETS:=.dict) $(FUZZ_TARGETS:=.options)
 .SECONDARY: $(HARNESS_OBJS)

@@ -46,8 +46,9 @@ static struct report_run {
 } runs[REPORT_MAX_RUNS];
 static unsigned nruns;
 
-/* The scheduler id of each program thread. */
-static int thread_ids[PROG_MAX_THREADS] = {-1, -1, -1, -1};
+/* The scheduler id of each program thread, plus one: 0 is unknown, so
+ * the zeroed array is right for any PROG_MAX_THREADS. */
+static int thread_ids[PROG_MAX_THREADS];
 
 /* Each thread's open run. */
 static __thread int my_run = -1;
@@ -74,7 +75,7 @@ void
 report_thread_start(unsigned thread)
 {
     if (report_path[0] && thread < PROG_MAX_THREADS)
-        thread_ids[thread] = ftfuzz_sched_self();
+        thread_ids[thread] = ftfuzz_sched_self() + 1;
 }
 
 void
@@ -142,7 +143,8 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
                 sources[i], text);
     }
     for (uint32_t t = 0; t < p->nthreads; t++)
-        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t], p->threads[t].nops);
+        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t] - 1,
+                p->threads[t].nops);
     for (uint32_t t = 0; t < p->nthreads; t++)
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
             ops_describe(&p->threads[t].ops[i], kinds, p->nobjects, text,

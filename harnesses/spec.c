@@ -43,9 +43,8 @@ extern const char ftfuzz_spec_loader[];
 extern const char ftfuzz_stdlib_spec[];
 extern const char ftfuzz_scenario_loader[];
 
+/* SPEC_MAX_OPS and SPEC_MAX_ARGS are in limits.def */
 #define SPEC_MAX_TYPES (PROG_KIND_LIMIT - PROG_KIND_COUNT)
-#define SPEC_MAX_OPS 32
-#define SPEC_MAX_ARGS 3
 #define SPEC_TEXT 200
 
 /* spec_loader.ARG_KINDS, in order. */
@@ -172,6 +171,31 @@ spec_take(PyObject *result, const char *origin)
     }
 }
 
+/* include/ftfuzz/limits.def as a dict, with SPEC_MAX_TYPES, for the
+ * loaders: they check what they read against these and write none of them
+ * again.  NULL with a Python error set on failure. */
+static PyObject *
+spec_limits(void)
+{
+    static const struct {
+        const char *name;
+        long value;
+    } table[] = {
+#define FTFUZZ_LIMIT(name, value, help) {#name, name},
+#include "ftfuzz/limits.def"
+#undef FTFUZZ_LIMIT
+        {"SPEC_MAX_TYPES", SPEC_MAX_TYPES},
+    };
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < sizeof table / sizeof table[0]; i++) {
+        PyObject *v = PyLong_FromLong(table[i].value);
+        if (v == NULL || PyDict_SetItemString(d, table[i].name, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
 /*
  * Loads a spec: `text` with `origin` (a path, for messages) whose relative
  * `path` entries start at base_dir.  Exits with a message on any error in
@@ -193,11 +217,14 @@ spec_load_text(const char *text, const char *origin, const char *base_dir,
                                        code)
              : NULL;
     Py_XDECREF(code);
-    PyObject *r = mod ? PyObject_CallMethod(mod,
-                                            scenario ? "load_scenario"
-                                                     : "load",
-                                            "sss", text, origin, base_dir)
-                      : NULL;
+    PyObject *limits = mod ? spec_limits() : NULL;
+    PyObject *r = limits ? PyObject_CallMethod(mod,
+                                               scenario ? "load_scenario"
+                                                        : "load",
+                                               "sssO", text, origin,
+                                               base_dir, limits)
+                         : NULL;
+    Py_XDECREF(limits);
     Py_XDECREF(mod);
     if (r == NULL)
         spec_fail(origin);
