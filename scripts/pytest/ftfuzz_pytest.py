@@ -34,18 +34,20 @@ import subprocess
 
 import pytest
 
-# The checkout this file belongs to: its build is the last place the
-# ftfuzz binary is looked for.
-_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+# The last places the ftfuzz binary is looked for: beside this file, in a
+# checkout (scripts/pytest/) or an install (PREFIX/share/ftfuzz/scripts/
+# pytest/, make install).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_BESIDE = [os.path.normpath(os.path.join(_HERE, *up, "ftfuzz")) for up in
+           (("..", "..", "build", "bin"), ("..", "..", "..", "..", "bin"))]
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("ftfuzz", "ftfuzz scenario exploration")
     group.addoption("--ftfuzz", metavar="PATH", dest="ftfuzz_bin",
                     help="the ftfuzz binary (default: $FTFUZZ_BIN, then "
-                         "ftfuzz on PATH, then this checkout's "
-                         "build/bin/ftfuzz)")
+                         "ftfuzz on PATH, then the one of the checkout or "
+                         "install this plugin is in)")
     group.addoption("--ftfuzz-iterations", metavar="N", type=int,
                     dest="ftfuzz_iterations",
                     help="schedules per scenario (explore --iterations; "
@@ -316,13 +318,13 @@ def find_ftfuzz(config):
             raise ExploreProblem(f"ftfuzz binary {given} (from {origin}) "
                                  "is not an executable file")
         return os.path.abspath(path)
-    path = shutil.which("ftfuzz") or os.path.join(_CHECKOUT, "build", "bin",
-                                                  "ftfuzz")
-    if not os.access(path, os.X_OK):
-        raise ExploreProblem(
-            "no ftfuzz binary: pass --ftfuzz=PATH or set FTFUZZ_BIN (or "
-            f"build {path} with 'make cpython all')")
-    return os.path.abspath(path)
+    for path in [shutil.which("ftfuzz")] + _BESIDE:
+        if path and os.access(path, os.X_OK):
+            return os.path.abspath(path)
+    raise ExploreProblem(
+        "no ftfuzz binary: pass --ftfuzz=PATH or set FTFUZZ_BIN (none on "
+        f"PATH, nor at {' or '.join(_BESIDE)}: 'make cpython all' builds "
+        "the first)")
 
 
 # --- a marked function's body as a scenario ----------------------------------
