@@ -145,7 +145,8 @@ regress: deps
 
 # A working ftfuzz outside the checkout (fuzz/cli/paths.c finds the rest
 # from the executable): PREFIX/bin/ftfuzz, the fuzz targets in
-# PREFIX/lib/ftfuzz/fuzz, the corpus and scripts in PREFIX/share/ftfuzz.
+# PREFIX/lib/ftfuzz/fuzz, the corpus and scripts (regress, the pytest
+# plugin) in PREFIX/share/ftfuzz.
 # The targets embed the cached CPython (FTFUZZ_CACHE), which stays where it
 # is; share/ftfuzz/build/cpython-fuzz names it for `ftfuzz regress`.
 PREFIX ?= /usr/local
@@ -158,6 +159,8 @@ install: all
 	    $(PREFIX)/lib/ftfuzz/fuzz/
 	cp -R corpus $(PREFIX)/share/ftfuzz/
 	install -m 755 scripts/regress.py $(PREFIX)/share/ftfuzz/scripts/
+	install -D -m 644 scripts/pytest/ftfuzz_pytest.py \
+	    $(PREFIX)/share/ftfuzz/scripts/pytest/ftfuzz_pytest.py
 	ln -sfn $(realpath $(CPYTHON_FUZZ_DIR)) \
 	    $(PREFIX)/share/ftfuzz/build/cpython-fuzz
 

@@ -9,6 +9,7 @@ and `regress` must all still work."""
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -76,6 +77,22 @@ def test_explore_of_a_scenario_and_of_a_c_program(installed):
                              f"|| test $? = 1")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "FAILING" in r.stdout and f"{ftfuzz} replay --trace" in r.stdout
+
+
+def test_the_pytest_plugin_finds_the_installed_ftfuzz(installed):
+    """PREFIX/share/ftfuzz/scripts/pytest/ftfuzz_pytest.py, with no
+    --ftfuzz, $FTFUZZ_BIN or ftfuzz on PATH: the binary beside it."""
+    tmp, prefix = installed
+    plugin = prefix / "share" / "ftfuzz" / "scripts" / "pytest"
+    r = hidden_checkout(tmp, f"env -u FTFUZZ_BIN PYTHONPATH='{plugin}' "
+                             f"{sys.executable} -m pytest -p ftfuzz_pytest "
+                             f"-p no:cacheprovider --rootdir . "
+                             f"--ftfuzz-iterations 300 --ftfuzz-out out3 "
+                             f"scenario.py || echo status=$?")
+    assert "status=1" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "1 failed" in r.stdout, r.stdout[-3000:]
+    assert f"replay it with:\n  {prefix}/bin/ftfuzz replay {tmp}/out3/" \
+        in r.stdout, r.stdout[-3000:]
 
 
 def test_an_installed_copy_refuses_to_rebuild_for_another_cpython(installed):
