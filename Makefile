@@ -159,6 +159,9 @@ install: all
 	    $(PREFIX)/lib/ftfuzz/fuzz/
 	cp -R corpus $(PREFIX)/share/ftfuzz/
 	install -m 755 scripts/regress.py $(PREFIX)/share/ftfuzz/scripts/
+	install -d $(PREFIX)/share/ftfuzz/include/ftfuzz
+	install -m 644 include/ftfuzz/families.def \
+	    $(PREFIX)/share/ftfuzz/include/ftfuzz/
 	install -D -m 644 scripts/pytest/ftfuzz_pytest.py \
 	    $(PREFIX)/share/ftfuzz/scripts/pytest/ftfuzz_pytest.py
 	ln -sfn $(realpath $(CPYTHON_FUZZ_DIR)) \

@@ -17,19 +17,12 @@
 #include "ftfuzz/program.h"
 #include "ftfuzz/sched.h"
 
-/* Operation families: which object kinds a target creates. */
+/* Operation families: which object kinds a target creates
+ * (include/ftfuzz/families.def). */
 enum harness_family {
-    HARNESS_LIST,
-    HARNESS_DICT,
-    HARNESS_SET,
-    HARNESS_BYTEARRAY,
-    HARNESS_DEQUE,
-    HARNESS_ITER,
-    HARNESS_MIXED,
-    /* the stdlib's extension types (harnesses/specs/stdlib.toml) */
-    HARNESS_EXT,
-    /* the types of the user's spec, FTFUZZ_SPEC */
-    HARNESS_SPEC,
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) HARNESS_##NAME,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
     HARNESS_FAMILY_COUNT
 };
 

@@ -617,18 +617,13 @@ const struct harness_kind ops_builtin_kind = {
 
 /* --- a program's objects ------------------------------------------------------ */
 
-/* The built-in kinds each family fuzzes; mixed takes every kind, ext and
- * spec the spec's types. */
+/* The built-in kinds each family fuzzes (families.def); mixed takes
+ * every kind, ext and spec the spec's types. */
 static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
-    [HARNESS_LIST] = {PROG_LIST, PROG_ITER_LIST, -1},
-    [HARNESS_DICT] = {PROG_DICT, PROG_ITER_DICT, -1},
-    [HARNESS_SET] = {PROG_SET, PROG_ITER_SET, -1},
-    [HARNESS_BYTEARRAY] = {PROG_BYTEARRAY, -1},
-    [HARNESS_DEQUE] = {PROG_DEQUE, -1},
-    [HARNESS_ITER] = {PROG_LIST, PROG_DICT, PROG_SET, PROG_ITER_LIST,
-                      PROG_ITER_DICT, PROG_ITER_SET, PROG_ITER_STR,
-                      PROG_ITER_BYTES, PROG_ITER_RANGE,
-                      PROG_ITER_GENERIC_ALIAS, -1},
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) \
+    [HARNESS_##NAME] = {__VA_ARGS__},
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
 };
 
 int

@@ -36,7 +36,19 @@ DEFAULT_CPYTHON = os.path.join(ROOT, "build", "cpython-fuzz")
 REGRESS_BUILD = os.path.join(ROOT, "build", "regress")
 
 # not fuzz_spec: it needs a user's spec, and no regression input has one
-FAMILIES = ("list", "dict", "set", "bytearray", "deque", "iter", "mixed", "ext")
+def read_families(path):
+    """The families whose targets regression inputs may name: rows of
+    include/ftfuzz/families.def with regress 1."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        sys.exit(f"ftfuzz regress: cannot read {path}: {e.strerror}")
+    return tuple(m.group(1) for m in re.finditer(
+        r"^FTFUZZ_FAMILY_ROW\(\w+,\s*(\w+),\s*1,", text, re.M))
+
+
+FAMILIES = read_families(os.path.join(ROOT, "include", "ftfuzz",
+                                      "families.def"))
 TARGETS = tuple("fuzz_" + f for f in FAMILIES)
 
 # What `ftfuzz replay --brief` can say.

@@ -60,8 +60,13 @@ void disable_aslr(void);
 int make_dir(const char *dir);
 int count_files(const char *dir, const char *prefix);
 
-/* The fuzz targets' families: fuzz_<family>. */
-#define FTFUZZ_NFAMILIES 9
+/* The fuzz targets' families: fuzz_<family> (include/ftfuzz/families.def). */
+enum {
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) FTFUZZ_FAMILY_##NAME,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
+    FTFUZZ_NFAMILIES
+};
 extern const char *const families[FTFUZZ_NFAMILIES];
 
 /* --spec FILE of `cmd`, else a `spec:` line of meta_file (relative to its

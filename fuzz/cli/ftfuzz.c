@@ -791,8 +791,9 @@ cmd_replay(int argc, char **argv)
 /* --- the rest ---------------------------------------------------------------- */
 
 const char *const families[FTFUZZ_NFAMILIES] = {
-    "mixed", "list", "dict", "set", "bytearray", "deque", "iter", "ext",
-    "spec",
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) #name,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
 };
 
 int
