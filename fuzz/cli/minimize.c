@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
+#include "ftfuzz/schedule_bytes.h"
 
 /* The trace file's flag bit of a preemption (scheduler/sched_internal.h). */
 #define SWITCH_PREEMPT 2
@@ -604,21 +605,6 @@ done:
 
 /* --- reseed -------------------------------------------------------------------- */
 
-/* Appends v as a LEB128 varint of at most 4 bytes (the bytes strategy's
- * DELTA); 0 when it does not fit. */
-static int
-put_varint(prog_schedule *s, uint64_t v)
-{
-    if (v >= (1u << 28) || s->nbytes + 5 > PROG_MAX_SCHEDULE)
-        return 0;
-    while (v >= 0x80) {
-        s->bytes[s->nbytes++] = (uint8_t)(0x80 | (v & 0x7f));
-        v >>= 7;
-    }
-    s->bytes[s->nbytes++] = (uint8_t)v;
-    return 1;
-}
-
 /* Candidates of one target process in the shifted sweep. */
 #define RESEED_BATCH 100
 
@@ -632,14 +618,14 @@ shifted_schedule(prog_program *p, const prog_preemption *pre, size_t npre,
     prog_schedule *s = &p->schedule;
     /* nothing of the old schedule (a random walk's p, pct's k) lingers */
     *s = (prog_schedule){.strategy = PROG_SCHED_BYTES_OPS, .depth = 1};
-    put_varint(s, shift + 1);
-    s->bytes[s->nbytes++] = npre ? pre[0].choice : 1;
-    for (size_t j = 1; j < npre; j++) {
-        if (!put_varint(s, pre[j].step - pre[j - 1].step)
-            || s->nbytes >= PROG_MAX_SCHEDULE)
+    size_t pos = 0;
+    ftfuzz_bytes_write(s->bytes, PROG_MAX_SCHEDULE, &pos, shift + 1,
+                       npre ? pre[0].choice : 1);
+    for (size_t j = 1; j < npre; j++)
+        if (!ftfuzz_bytes_write(s->bytes, PROG_MAX_SCHEDULE, &pos,
+                                pre[j].step - pre[j - 1].step, pre[j].choice))
             break;
-        s->bytes[s->nbytes++] = pre[j].choice;
-    }
+    s->nbytes = (uint32_t)pos;
 }
 
 /*

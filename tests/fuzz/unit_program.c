@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/schedule_bytes.h"
 #include "ftfuzz/program.h"
 #include "mutator.h"
 
@@ -371,6 +372,9 @@ cmd_maxsize(void)
     while (p.nthreads < PROG_MAX_THREADS || p.nobjects < PROG_MAX_OBJECTS
            || prog_count_ops(&p) < PROG_MAX_THREADS * PROG_MAX_OPS)
         random_program(&p);
+    /* libFuzzer hands the mutator at most max_len bytes: the largest
+     * program it sees has the fuzzer's thread count */
+    p.nthreads = PROG_FUZZ_MAX_THREADS;
     sizes[0] = prog_encode(&p, inputs[0], PROG_MAX_ENCODED);
     seed_program(&p);
     sizes[1] = prog_encode(&p, inputs[1], PROG_MAX_ENCODED);
@@ -450,21 +454,13 @@ struct kinds {
 static int
 count_pairs(const prog_schedule *s)
 {
-    uint32_t pos = 0;
+    size_t pos = 0;
+    uint64_t delta;
+    uint8_t choice;
     int n = 0;
-    for (;;) {
-        int i;
-        for (i = 0; i < 4; i++) {
-            if (pos >= s->nbytes)
-                return n;
-            if (!(s->bytes[pos++] & 0x80))
-                break;
-        }
-        if (i == 4 || pos >= s->nbytes)
-            return n;
-        pos++;
+    while (ftfuzz_bytes_read(s->bytes, s->nbytes, &pos, &delta, &choice))
         n++;
-    }
+    return n;
 }
 
 static int
