@@ -49,6 +49,31 @@ is_runtime_frame(const char *fn)
            || !strncmp(fn, "ftfuzz_", 7) || !strcmp(fn, "__restore_rt");
 }
 
+/* The child only redirects and execs, touching none of the parent's
+ * variables, so gcc's -Wclobbered warning about vfork does not apply. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclobbered"
+#endif
+__attribute__((noinline)) static pid_t
+spawn_symbolizer(const char *sym, int stdin_fd, int stdout_fd)
+{
+    pid_t pid = vfork();
+    if (pid == 0) {
+        dup2(stdin_fd, 0);
+        dup2(stdout_fd, 1);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 2);
+        execlp(sym, sym, "--inlining", "--relativenames", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 /*
  * Runs llvm-symbolizer on query (one "MODULE" 0xOFFSET a line) and returns
  * its output in the runtime's memory (NULL when it cannot run).  No stdio,
@@ -66,17 +91,7 @@ sched_symbolize(const char *query, size_t qlen)
         close(in[1]);
         return NULL;
     }
-    const char *sym = ftfuzz_symbolizer_path();
-    pid_t pid = vfork();
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 2);
-        execlp(sym, sym, "--inlining", "--relativenames", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = spawn_symbolizer(ftfuzz_symbolizer_path(), in[0], out[1]);
     close(in[0]);
     close(out[1]);
     char *text = NULL;

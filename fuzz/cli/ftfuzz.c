@@ -549,10 +549,16 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     return 1;
 }
 
-/* Calibration runs that measure PCT's k: the longest of them.  One run
- * can be unrepresentative (one point long, and then PCT never preempts);
- * k also grows later when a run is longer. */
-#define EXPLORE_CALIBRATION_RUNS 3
+/*
+ * Calibration runs (pct:1, seeds S to S+4) that measure PCT's k: the
+ * longest of them.  One run can be unrepresentative (one point long, and
+ * then PCT never preempts).  Growing k from the explored runs instead was
+ * tried and dropped: a preemption that makes a thread spin to the
+ * fairness quantum lengthens a run a thousandfold (tests/sched/spinlock:
+ * k went from 40 to 40,038 and pct:3 no longer found the bug in 200
+ * schedules).
+ */
+#define EXPLORE_CALIBRATION_RUNS 5
 
 /* What explore needs to run a program and report a failing schedule. */
 struct explore_run {
@@ -741,16 +747,6 @@ cmd_explore(int argc, char **argv)
                      (unsigned long long)iterations);
             explore_report_failure(&x, which, strategy, s, &r);
             return 1;
-        }
-        if (measure_k && r.steps > k) {
-            /* change points beyond the measured runs were never drawn */
-            k = r.steps;
-            snprintf(strategy, sizeof strategy, "%s:k=%llu", base,
-                     (unsigned long long)k);
-            if (!quiet)
-                printf("explore: a run took %llu scheduling points; "
-                       "strategy %s from now on\n", (unsigned long long)k,
-                       strategy);
         }
         double t = now_s();
         if (!quiet && (t - last >= 2.0 || i + 1 == iterations)) {
