@@ -134,6 +134,10 @@ struct sched_session {
     struct sched_thread threads[FTFUZZ_SCHED_MAX_THREADS];
 };
 
+/* Static data, but not unbounded: the thread records dominate. */
+_Static_assert(sizeof(struct sched_session) <= (1 << 20),
+               "FTFUZZ_SCHED_MAX_THREADS thread records stay under 1 MiB");
+
 extern struct sched_session sched;
 extern __thread struct sched_thread *sched_self;
 

@@ -25,6 +25,7 @@ struct pct_strategy {
     ftfuzz_strategy base;
     unsigned depth;
     uint64_t k, seed, rng;
+    /* by thread id; ids are below FTFUZZ_SCHED_MAX_THREADS (core.c) */
     int64_t prio[FTFUZZ_SCHED_MAX_THREADS];
     uint64_t change[PCT_MAX_DEPTH];
     unsigned nchange, next_change;

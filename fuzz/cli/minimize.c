@@ -23,7 +23,9 @@
 #include "cli.h"
 #include "ftfuzz/program.h"
 
-/* The trace file's flag bits (scheduler/sched_internal.h). */
+/* The trace file's flag bits (scheduler/sched_internal.h): the pick is
+ * bits 8-23; a bytes CHOICE is one byte, which a fuzz program's few
+ * threads never outgrow. */
 #define SWITCH_PICK_SHIFT 8
 
 struct minimizer {
