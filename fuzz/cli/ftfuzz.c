@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
 
@@ -442,10 +443,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
         return 2;
     }
     char target[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_spec", FTFUZZ_ROOT);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+    if (cli_target_path("explore", "fuzz_spec", target, sizeof target)) {
         free(scenario);
         return 2;
     }
@@ -604,8 +602,8 @@ explore_report_failure(const struct explore_run *x, const char *which,
         print_file(saved_log, stdout);
         printf("----\n");
     }
-    printf("replay the schedule:\n  %s/build/bin/ftfuzz replay "
-           "--trace %s --", FTFUZZ_ROOT, saved_trace);
+    printf("replay the schedule:\n  %s replay --trace %s --", cli_self(),
+           saved_trace);
     print_quoted(stdout, x->prog);
     printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
            "FTFUZZ_SEED=%llu", strategy, (unsigned long long)seed);
@@ -889,8 +887,9 @@ cmd_replay(int argc, char **argv)
 /* --- the rest ---------------------------------------------------------------- */
 
 const char *const families[FTFUZZ_NFAMILIES] = {
-    "mixed", "list", "dict", "set", "bytearray", "deque", "iter", "ext",
-    "spec",
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) #name,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
 };
 
 int
@@ -1217,13 +1216,10 @@ cmd_fuzz(int argc, char **argv)
         jobs = n > 0 ? (uint64_t)n : 1;
     }
     char target[4096], out[4096], corpus[4200], seeds[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
-             family);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz fuzz: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+    char name[64];
+    snprintf(name, sizeof name, "fuzz_%s", family);
+    if (cli_target_path("fuzz", name, target, sizeof target))
         return 2;
-    }
     const char *spec_path = spec ? getenv("FTFUZZ_SPEC") : NULL;
     if (spec_path) {
         /* findings of different specs stay apart: fuzz_spec-NAME */
@@ -1241,7 +1237,8 @@ cmd_fuzz(int argc, char **argv)
     snprintf(corpus, sizeof corpus, "%s/corpus", out);
     if (make_dir(flag("fuzz", "--out")) || make_dir(out) || make_dir(corpus))
         return 2;
-    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
+    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", cli_data_dir(),
+             family);
 
     /* Seeds for the spec's types, written by the target itself: each pair
      * of operations of a type on two threads (spec.c).  fuzz_ext has
@@ -1385,7 +1382,11 @@ cmd_regress(int argc, char **argv)
     /* scripts/regress.py does the work (docs/regress.md).  Its arguments
      * are passed through unchanged: it parses them and has the --help. */
     char script[4096];
-    snprintf(script, sizeof script, "%s/scripts/regress.py", FTFUZZ_ROOT);
+    snprintf(script, sizeof script, "%s/scripts/regress.py", cli_data_dir());
+    /* regress.py finds this ftfuzz and its targets through these, so that
+     * an installed ftfuzz checks its own */
+    setenv("FTFUZZ_SELF", cli_self(), 1);
+    setenv("FTFUZZ_TARGETS_DIR", cli_targets_dir(), 1);
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) {
         perror("ftfuzz regress");
@@ -1414,7 +1415,7 @@ cmd_targets(int argc, char **argv)
         return 2;
     for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
+        snprintf(path, sizeof path, "%s/fuzz_%s", cli_targets_dir(),
                  families[i]);
         printf("  fuzz_%-10s %s\n", families[i],
                access(path, X_OK) == 0 ? path : "(not built: make cpython all)");
@@ -1428,11 +1429,15 @@ cmd_env(int argc, char **argv)
     int dd;
     if (parse_flags(find_cmd("env"), argc, argv, &dd) < 0)
         return 2;
-#define FTFUZZ_ENV(name, dflt, help) \
-    printf("  %-24s %s%s%s%s\n", #name, help, *dflt ? " (default " : "", \
-           dflt, *dflt ? ")" : "");
-#include "ftfuzz/envs.def"
-#undef FTFUZZ_ENV
+    static const char *const types[] = {
+        [FTFUZZ_ENV_STR] = "text", [FTFUZZ_ENV_U64] = "number",
+        [FTFUZZ_ENV_POS] = "number >= 1", [FTFUZZ_ENV_BOOL] = "0 or 1",
+    };
+    for (size_t i = 0; i < FTFUZZ_ENV_COUNT; i++) {
+        const struct ftfuzz_env_var *v = &ftfuzz_env_vars[i];
+        printf("  %s  (%s%s%s)\n      %s\n", v->name, types[v->type],
+               *v->dflt ? ", default " : "", v->dflt, v->help);
+    }
     return 0;
 }
 
@@ -1443,9 +1448,25 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* a malformed FTFUZZ_* value stops here; the processes this one
+     * starts need not warn again about unknown names */
+    ftfuzz_env_validate(environ);
+    setenv("FTFUZZ_ENV_CHECKED", "1", 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
         || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        const struct cmd *c = NULL;
+        for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                c = &commands[i];
+        if (argc > 2 && !c) {
+            fprintf(stderr, "ftfuzz: unknown command '%s'\n\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        if (c)
+            command_help(c, stdout);
+        else
+            usage(stdout);
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
