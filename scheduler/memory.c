@@ -53,13 +53,27 @@ mem_release(void)
     __atomic_store_n(&mem_lock, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * Where the reservation goes: far below the program's mappings, which
+ * Linux places top-down from just under the stack, and above everything
+ * else (with address randomization off the executable and its heap sit at
+ * 0x555555554000, and AddressSanitizer's shadow ends below 16 TiB).  A
+ * reservation among the program's mappings would move every mapping made
+ * after it (mimalloc's segments, thread stacks), and with them the
+ * addresses, hashes and schedules of the objects in them.
+ */
+#define MEM_RESERVE_AT ((void *)0x300000000000ull)
+
 static int
 mem_reserve(void)
 {
     for (uint64_t size = MEM_RESERVE_MAX; size >= MEM_RESERVE_MIN;
          size /= 2) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+        void *p = mmap(MEM_RESERVE_AT, size, PROT_READ | PROT_WRITE,
+                       flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED)   /* taken, or an older kernel: anywhere */
+            p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
         if (p != MAP_FAILED) {
             mem_top = p;
             mem_end = mem_top + size;
