@@ -25,6 +25,7 @@
 #include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/sched.h"
 
 /* --- the command table ------------------------------------------------------ */
 
@@ -434,7 +435,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
-    /* empty: the target's own default (pctlog:3, harness_explore) */
+    /* empty: the target's own default (the portfolio, harness_explore) */
     const char *strategy = flag("explore", "--strategy");
     char *scenario = realpath(argv[0], NULL);
     if (!scenario) {
@@ -649,7 +650,13 @@ cmd_explore(int argc, char **argv)
     snprintf(strategy, sizeof strategy, "%s",
              *flag("explore", "--strategy") ? flag("explore", "--strategy")
                                             : "pct:3");
-    if (!strncmp(strategy, "replay", 6)) {
+    ftfuzz_strategy_spec spec;
+    char bad[512];
+    if (ftfuzz_strategy_spec_parse(strategy, &spec, bad, sizeof bad)) {
+        fprintf(stderr, "ftfuzz explore: %s\n", bad);
+        return 2;
+    }
+    if (spec.kind == FTFUZZ_STRATEGY_REPLAY) {
         fprintf(stderr, "ftfuzz explore: use 'ftfuzz replay' for traces\n");
         return 2;
     }
@@ -693,9 +700,8 @@ cmd_explore(int argc, char **argv)
     char base[256];
     snprintf(base, sizeof base, "%s", strategy);
     uint64_t k = 0;
-    int measure_k = (!strncmp(strategy, "pct:", 4)
-                     || !strncmp(strategy, "pctlog:", 7))
-                    && !strstr(strategy, ":k=");
+    int measure_k = (spec.kind == FTFUZZ_STRATEGY_PCT
+                     || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) && spec.k == 0;
     for (int i = 0; measure_k && i < EXPLORE_CALIBRATION_RUNS; i++) {
         if (explore_run_one(&x, "pct:1", seed + (uint64_t)i, &r) != 0)
             return 2;
