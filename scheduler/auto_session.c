@@ -11,6 +11,7 @@
  * and replay commands read the result file.
  */
 #include <errno.h>
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,18 +45,51 @@ auto_finish(int verdict, int sig)
                 (unsigned long long)r.switches, sched.strategy_text);
     const char *path = ftfuzz_env_str("FTFUZZ_RESULT");
     if (path && *path) {
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f,
-                    "verdict %s\nsignal %d\nhash 0x%016llx\nsteps %llu\n"
-                    "switches %llu\nstrategy %s\n",
-                    ftfuzz_verdict_name(verdict), sig,
-                    (unsigned long long)r.trace_hash,
-                    (unsigned long long)r.steps,
-                    (unsigned long long)r.switches, sched.strategy_text);
-            fclose(f);
-        }
+        /* no stdio: this runs in crash handlers, on a heap that may be
+         * broken */
+        char text[512];
+        int n = snprintf(text, sizeof text,
+                         "verdict %s\nsignal %d\nhash 0x%016llx\n"
+                         "steps %llu\nswitches %llu\nstrategy %s\n",
+                         ftfuzz_verdict_name(verdict), sig,
+                         (unsigned long long)r.trace_hash,
+                         (unsigned long long)r.steps,
+                         (unsigned long long)r.switches, sched.strategy_text);
+        if (n > 0)
+            sched_write_file(path, text,
+                             (size_t)n < sizeof text ? (size_t)n
+                                                     : sizeof text - 1);
     }
+}
+
+/* The crashing thread's symbolized stack, as deadlock reports show each
+ * waiter's; runs in the signal handler, on the thread that crashed. */
+__attribute__((noinline)) static void
+auto_crash_report(int sig)
+{
+    void *frames[SCHED_STACK_DEPTH + 2];
+    int n = backtrace(frames, SCHED_STACK_DEPTH + 2);
+    /* less this function, the handler and the signal trampoline (which
+     * llvm-symbolizer cannot name) */
+    int skip = n > 3 ? 3 : n;
+    struct sched_thread *self = sched_self;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char who[64];
+    if (self)
+        snprintf(who, sizeof who, "T%u", self->id);
+    else
+        snprintf(who, sizeof who, "an unmanaged thread");
+    sched_report_append(&buf, &len, &cap,
+                        "==ftfuzz== FINDING: crash\n"
+                        "crash: %s received signal %d (%s) at step %llu\n"
+                        "  %s's stack:\n",
+                        who, sig,
+                        sigdescr_np(sig) ? sigdescr_np(sig) : "?",
+                        (unsigned long long)ftfuzz_sched_step, who);
+    sched_report_stack(&buf, &len, &cap, frames + skip, n - skip);
+    sched_write_all(2, buf, len);
+    sched_mem_free(buf);
 }
 
 static void
@@ -72,6 +106,9 @@ static void
 auto_crash(int sig)
 {
     int verdict = sched.verdict ? sched.verdict : FTFUZZ_VERDICT_CRASH;
+    /* a finding's own abort has printed its report already */
+    if (!sched.verdict && !auto_done)
+        auto_crash_report(sig);
     auto_finish(verdict, sig);
     signal(sig, SIG_DFL);
     raise(sig);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <execinfo.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,13 @@ static const char *const point_kind_names[FTFUZZ_POINT_KIND_COUNT] = {
     [FTFUZZ_POINT_SLEEP] = "sleep",
     [FTFUZZ_POINT_SESSION_END] = "session_end",
     [FTFUZZ_POINT_QUANTUM] = "quantum",
+    [FTFUZZ_POINT_RWLOCK_READ] = "rwlock_read",
+    [FTFUZZ_POINT_RWLOCK_WRITE] = "rwlock_write",
+    [FTFUZZ_POINT_RWLOCK_UNLOCK] = "rwlock_unlock",
+    [FTFUZZ_POINT_SPIN_LOCK] = "spin_lock",
+    [FTFUZZ_POINT_SPIN_UNLOCK] = "spin_unlock",
+    [FTFUZZ_POINT_BARRIER_WAIT] = "barrier_wait",
+    [FTFUZZ_POINT_ONCE] = "once",
 };
 
 FTFUZZ_EXPORT const char *
@@ -200,6 +208,8 @@ static void
 sched_decide(struct sched_thread *self, int kind, const void *site)
 {
     unsigned cand[FTFUZZ_SCHED_MAX_THREADS];
+    _Static_assert(sizeof cand <= 16384,
+                   "the candidates fit on any managed thread's stack");
     unsigned n = 0, nrunnable = 0;
     int yielding = kind == FTFUZZ_POINT_YIELD || kind == FTFUZZ_POINT_QUANTUM;
     int self_can = self->state == SCHED_T_RUNNABLE;
@@ -219,7 +229,8 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
         cand[n++] = i;
     }
     nrunnable = n;
-    /* Timed waiters, earliest deadline first (insertion sort: n <= 64). */
+    /* Timed waiters, earliest deadline first (insertion sort: timed
+     * waiters are few, however many threads there are). */
     for (unsigned i = 0; i < sched.nthreads; i++) {
         struct sched_thread *t = &sched.threads[i];
         if (!sched_is_timed_waiter(t))
@@ -298,7 +309,7 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
     }
     if (self_can)
         flags |= SCHED_SWITCH_PREEMPT;
-    flags |= (int)(pick & 0xff) << SCHED_SWITCH_PICK_SHIFT;
+    flags |= (int)(pick & SCHED_SWITCH_PICK_MASK) << SCHED_SWITCH_PICK_SHIFT;
     sched.switches++;
     sched_trace_record(self, ftfuzz_sched_step, to->id, kind, flags, site,
                        sched.trace_callers);
@@ -423,6 +434,26 @@ sched_block(struct sched_thread *self, int kind, const void *obj,
     return self->timed_out;
 }
 
+/*
+ * Acquires a lock whose real trylock is exact for the turn holder (nobody
+ * else runs): a point, then trylock; while it says EBUSY the thread blocks
+ * on obj in the model, and the lock's unlock wakes it to try again.
+ * Returns trylock's result, or ETIMEDOUT when the deadline passed first.
+ */
+int
+sched_acquire(struct sched_thread *self, int kind, void *obj,
+              int (*trylock)(void *obj), uint64_t deadline, const void *site)
+{
+    sched_point(self, kind, site);
+    for (;;) {
+        int rc = trylock(obj);
+        if (rc != EBUSY)
+            return rc;
+        if (sched_block(self, kind, obj, deadline, site))
+            return ETIMEDOUT;
+    }
+}
+
 void
 sched_wake_all(const void *obj)
 {
@@ -510,7 +541,9 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
         fprintf(stderr, "ftfuzz: ftfuzz_sched_begin needs a strategy\n");
         return -1;
     }
-    memset(&sched, 0, sizeof sched);
+    /* not the thread records: a few hundred kilobytes, each cleared when
+     * it is taken */
+    memset(&sched, 0, offsetof(struct sched_session, threads));
     ftfuzz_sched_step = 0;
     sched.strategy = cfg->strategy;
     sched.max_steps = cfg->max_steps ? cfg->max_steps

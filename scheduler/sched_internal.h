@@ -86,7 +86,7 @@ struct sched_switch {
     uint16_t from;
     uint16_t to;
     uint8_t kind;
-    uint16_t flags;            /* SCHED_SWITCH_* */
+    uint32_t flags;            /* SCHED_SWITCH_* */
     const void *site;          /* call site of the point in `from` */
     uint32_t region;           /* `from`'s region and its point there: */
     uint64_t region_point;     /* the switch as an anchor (ftfuzz_anchor) */
@@ -100,14 +100,23 @@ struct sched_switch {
  * pick below describe the decision for tools (ftfuzz minimize rewrites a
  * schedule as `bytes` preemptions from them); the hash leaves them out. */
 #define SCHED_SWITCH_PREEMPT 2
-/* Bits 8-15: the index of the chosen thread among the candidates. */
+/* Bits 8-23: the index of the chosen thread among the candidates. */
 #define SCHED_SWITCH_PICK_SHIFT 8
+#define SCHED_SWITCH_PICK_MASK 0xffffu
+
+/* Thread ids and candidate indexes must fit where they are packed: the
+ * switch record's from/to, the hash word (16 bits each), the pick. */
+_Static_assert(FTFUZZ_SCHED_MAX_THREADS <= 1 << 16,
+               "thread ids fit struct sched_switch's uint16_t from/to");
+_Static_assert(FTFUZZ_SCHED_MAX_THREADS <= SCHED_SWITCH_PICK_MASK + 1,
+               "a candidate index fits the pick bits of the flags");
+_Static_assert(FTFUZZ_POINT_KIND_COUNT <= 256,
+               "point kinds fit struct sched_switch's uint8_t kind");
 
 struct sched_session {
     int active;
     struct sched_thread *current;
     unsigned nthreads;
-    struct sched_thread threads[FTFUZZ_SCHED_MAX_THREADS];
     ftfuzz_strategy *strategy;
     uint64_t max_steps;
     uint64_t quantum;
@@ -128,7 +137,14 @@ struct sched_session {
     uint64_t consult;          /* with reads_from: the step that decides */
     unsigned watchdog_seconds;
     char strategy_text[256];
+    /* Last, so that opening a session clears only the fields above
+     * (sched_thread_new clears a record when it is taken). */
+    struct sched_thread threads[FTFUZZ_SCHED_MAX_THREADS];
 };
+
+/* Static data, but not unbounded: the thread records dominate. */
+_Static_assert(sizeof(struct sched_session) <= (1 << 20),
+               "FTFUZZ_SCHED_MAX_THREADS thread records stay under 1 MiB");
 
 extern struct sched_session sched;
 extern __thread struct sched_thread *sched_self;
@@ -151,6 +167,9 @@ sched_set_self(struct sched_thread *t)
 void sched_point(struct sched_thread *self, int kind, const void *site);
 int sched_block(struct sched_thread *self, int kind, const void *obj,
                 uint64_t deadline, const void *site);
+int sched_acquire(struct sched_thread *self, int kind, void *obj,
+                  int (*trylock)(void *obj), uint64_t deadline,
+                  const void *site);
 void sched_wake_all(const void *obj);
 void sched_wake_one(const void *obj);
 void sched_thread_exit(struct sched_thread *self);
@@ -159,10 +178,21 @@ struct sched_thread *sched_thread_by_handle(pthread_t handle);
 void sched_wait_turn(struct sched_thread *self);
 __attribute__((noreturn)) void sched_finding(int verdict, const char *report);
 
+/* tls.c */
+void sched_run_key_destructors(void);
+
 /* time.c */
 uint64_t sched_vnow(void);
 uint64_t sched_deadline_from_abs(clockid_t clock, const struct timespec *abs);
 uint64_t sched_deadline_from_rel(const struct timespec *rel);
+
+/* memory.c: the runtime's own memory, never the program's heap */
+void *sched_mem_alloc(size_t n);
+void *sched_mem_realloc(void *p, size_t n);
+void sched_mem_free(void *p);
+char *sched_mem_read_file(const char *path, size_t *len);
+int sched_write_all(int fd, const char *buf, size_t len);
+int sched_write_file(const char *path, const char *text, size_t len);
 
 /* trace.c */
 void sched_trace_reset(void);

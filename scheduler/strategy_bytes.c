@@ -19,7 +19,6 @@
  * thread by id, or, if none can run, to the earliest timed waiter.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sched_internal.h"
@@ -117,8 +116,8 @@ static void
 bytes_destroy(ftfuzz_strategy *s)
 {
     struct bytes_strategy *b = (struct bytes_strategy *)s;
-    free(b->data);
-    free(b);
+    sched_mem_free(b->data);
+    sched_mem_free(b);
 }
 
 static uint64_t
@@ -132,7 +131,7 @@ bytes_marked(ftfuzz_strategy *s, uint64_t step)
 FTFUZZ_EXPORT ftfuzz_strategy *
 ftfuzz_strategy_bytes(const uint8_t *data, size_t size)
 {
-    struct bytes_strategy *b = calloc(1, sizeof *b);
+    struct bytes_strategy *b = sched_mem_alloc(sizeof *b);
     b->base = (ftfuzz_strategy){
         .name = "bytes",
         .thread_started = bytes_thread_started,
@@ -141,7 +140,7 @@ ftfuzz_strategy_bytes(const uint8_t *data, size_t size)
         .describe = bytes_describe,
         .destroy = bytes_destroy,
     };
-    b->data = malloc(size ? size : 1);
+    b->data = sched_mem_alloc(size ? size : 1);
     if (size)
         memcpy(b->data, data, size);
     b->size = size;

@@ -30,37 +30,17 @@ parse_hex(const char *s, uint8_t **out, size_t *len)
     size_t n = strlen(s);
     if (n % 2)
         return -1;
-    uint8_t *buf = malloc(n / 2 + 1);
+    uint8_t *buf = sched_mem_alloc(n / 2 + 1);
     for (size_t i = 0; i < n / 2; i++) {
         unsigned v;
         if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            free(buf);
+            sched_mem_free(buf);
             return -1;
         }
         buf[i] = (uint8_t)v;
     }
     *out = buf;
     *len = n / 2;
-    return 0;
-}
-
-static int
-read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
     return 0;
 }
 
@@ -82,7 +62,8 @@ ftfuzz_strategy_parse(const char *text, uint64_t seed, char *err,
         uint8_t *data = NULL;
         size_t len = 0;
         if (spec.arg[0] == '@') {
-            if (read_file(spec.arg + 1, &data, &len)) {
+            data = (uint8_t *)sched_mem_read_file(spec.arg + 1, &len);
+            if (!data) {
                 snprintf(err, errsize, "cannot read %s: %s", spec.arg + 1,
                          strerror(errno));
                 return NULL;
@@ -93,7 +74,7 @@ ftfuzz_strategy_parse(const char *text, uint64_t seed, char *err,
             return NULL;
         }
         ftfuzz_strategy *s = ftfuzz_strategy_bytes(data, len);
-        free(data);
+        sched_mem_free(data);
         return s;
     }
     case FTFUZZ_STRATEGY_REPLAY:

@@ -15,7 +15,6 @@
  * thread it waits for make progress.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "sched_internal.h"
 
@@ -26,6 +25,7 @@ struct pct_strategy {
     ftfuzz_strategy base;
     unsigned depth;
     uint64_t k, seed, rng;
+    /* by thread id; ids are below FTFUZZ_SCHED_MAX_THREADS (core.c) */
     int64_t prio[FTFUZZ_SCHED_MAX_THREADS];
     uint64_t change[PCT_MAX_DEPTH];
     unsigned nchange, next_change;
@@ -93,14 +93,21 @@ pct_describe(ftfuzz_strategy *s, char *buf, size_t size)
 static void
 pct_destroy(ftfuzz_strategy *s)
 {
-    free(s);
+    sched_mem_free(s);
 }
 
-static int
-cmp_u64(const void *a, const void *b)
+/* Insertion sort (at most PCT_MAX_DEPTH - 1 points): libc's qsort may
+ * allocate, and the runtime keeps off the program's heap (memory.c). */
+static void
+sort_u64(uint64_t *a, unsigned n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (unsigned i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        unsigned j = i;
+        for (; j > 0 && a[j - 1] > v; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }
 }
 
 /*
@@ -143,7 +150,7 @@ static ftfuzz_strategy *
 pct_new(unsigned depth, uint64_t k, uint64_t seed, int from_mark,
         int log_scale)
 {
-    struct pct_strategy *p = calloc(1, sizeof *p);
+    struct pct_strategy *p = sched_mem_alloc(sizeof *p);
     p->base = (ftfuzz_strategy){
         .name = "pct",
         .thread_started = pct_thread_started,
@@ -168,7 +175,7 @@ pct_new(unsigned depth, uint64_t k, uint64_t seed, int from_mark,
     for (unsigned i = 0; i < p->nchange; i++)
         p->change[i] = log_scale ? pct_log_point(&p->rng, p->k)
                                  : 1 + sched_rng_next(&p->rng) % p->k;
-    qsort(p->change, p->nchange, sizeof p->change[0], cmp_u64);
+    sort_u64(p->change, p->nchange);
     return &p->base;
 }
 

@@ -7,7 +7,6 @@
  * candidates (so timed waits time out now and then).
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "sched_internal.h"
 
@@ -58,13 +57,13 @@ random_describe(ftfuzz_strategy *s, char *buf, size_t size)
 static void
 random_destroy(ftfuzz_strategy *s)
 {
-    free(s);
+    sched_mem_free(s);
 }
 
 FTFUZZ_EXPORT ftfuzz_strategy *
 ftfuzz_strategy_random(double p, uint64_t seed)
 {
-    struct random_strategy *r = calloc(1, sizeof *r);
+    struct random_strategy *r = sched_mem_alloc(sizeof *r);
     r->base = (ftfuzz_strategy){
         .name = "random",
         .thread_started = random_noop,

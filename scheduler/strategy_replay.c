@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sched_internal.h"
@@ -138,20 +137,21 @@ static void
 replay_destroy(ftfuzz_strategy *s)
 {
     struct replay_strategy *r = (struct replay_strategy *)s;
-    free(r->e);
-    free(r);
+    sched_mem_free(r->e);
+    sched_mem_free(r);
 }
 
 FTFUZZ_EXPORT ftfuzz_strategy *
 ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    /* read(2), not stdio: the runtime keeps off the program's heap */
+    char *text = sched_mem_read_file(path, NULL);
+    if (!text) {
         snprintf(err, errsize, "cannot open trace %s: %s", path,
                  strerror(errno));
         return NULL;
     }
-    struct replay_strategy *r = calloc(1, sizeof *r);
+    struct replay_strategy *r = sched_mem_alloc(sizeof *r);
     r->base = (ftfuzz_strategy){
         .name = "replay",
         .thread_started = replay_noop,
@@ -163,10 +163,13 @@ ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
         .destroy = replay_destroy,
     };
     snprintf(r->path, sizeof r->path, "%s", path);
-    char line[8192];
     size_t cap = 0, lineno = 0;
     int version = 0, have_steps = 0;
-    while (fgets(line, sizeof line, f)) {
+    char *end = text + strlen(text);
+    for (char *line = text, *next; line < end; line = next) {
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = 0;
         lineno++;
         unsigned long long step, steps;
         unsigned from, to, flags;
@@ -193,7 +196,7 @@ ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
             }
             if (r->n == cap) {
                 cap = cap ? cap * 2 : 256;
-                r->e = realloc(r->e, cap * sizeof *r->e);
+                r->e = sched_mem_realloc(r->e, cap * sizeof *r->e);
             }
             r->e[r->n++] = (struct replay_entry){
                 .step = step, .from = from, .to = to,
@@ -201,7 +204,7 @@ ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
             };
         }
     }
-    fclose(f);
+    sched_mem_free(text);
     if (!version || !have_steps) {
         snprintf(err, errsize, "%s: truncated trace (no %s line)", path,
                  version ? "steps" : "header");
@@ -210,7 +213,7 @@ ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
     }
     return &r->base;
 fail:
-    fclose(f);
+    sched_mem_free(text);
     replay_destroy(&r->base);
     return NULL;
 }

@@ -8,8 +8,9 @@
  * Joining is modelled: the joiner blocks on the thread record until the
  * thread has finished its managed life, and only then calls the real
  * pthread_join, which returns at once (the OS thread is past its last
- * scheduling point and only unwinds).  A thread created by an unmanaged
- * thread is left alone.
+ * scheduling point and only unwinds).  Its thread-specific data
+ * destructors have run by then, still under the scheduler (tls.c).  A
+ * thread created by an unmanaged thread is left alone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ sched_thread_start(void *arg)
     sched_set_self(self);
     sched_wait_turn(self);
     void *ret = self->start(self->arg);
+    sched_run_key_destructors();
     sched_thread_exit(self);
     return ret;
 }
@@ -111,7 +113,9 @@ void
 __wrap_pthread_exit(void *ret)
 {
     struct sched_thread *self = sched_self;
-    if (self && self->id != 0)
+    if (self && self->id != 0) {
+        sched_run_key_destructors();
         sched_thread_exit(self);
+    }
     __real_pthread_exit(ret);
 }

@@ -21,7 +21,6 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sched_internal.h"
@@ -44,6 +43,7 @@ sched_trace_record(const struct sched_thread *self, uint64_t step,
                    unsigned to, int kind, int flags, const void *site,
                    int want_callers)
 {
+    /* from and to take 16 bits each (static asserts in sched_internal.h) */
     unsigned from = self->id;
     trace_hash = sched_mix64(trace_hash ^ step);
     uint64_t what = (uint64_t)from | (uint64_t)to << 16
@@ -52,16 +52,13 @@ sched_trace_record(const struct sched_thread *self, uint64_t step,
     trace_hash = sched_mix64(trace_hash ^ what);
     if (trace_len == trace_cap) {
         size_t cap = trace_cap ? trace_cap * 2 : 1024;
-        struct sched_switch *p = realloc(trace, cap * sizeof *p);
-        if (!p)
-            return;   /* the hash still covers it */
-        trace = p;
+        trace = sched_mem_realloc(trace, cap * sizeof *trace);
         trace_cap = cap;
     }
     struct sched_switch *sw = &trace[trace_len++];
     *sw = (struct sched_switch){
         .step = step, .from = (uint16_t)from, .to = (uint16_t)to,
-        .kind = (uint8_t)kind, .flags = (uint16_t)flags, .site = site,
+        .kind = (uint8_t)kind, .flags = (uint32_t)flags, .site = site,
         .region = self->region, .region_point = self->region_points,
     };
     if (want_callers) {
@@ -89,49 +86,50 @@ sched_trace_at(size_t i)
     return i < trace_len ? &trace[i] : NULL;
 }
 
+/* Appends " MODULE+0xOFFSET" for a code address. */
+static void
+trace_append_site(char **buf, size_t *len, size_t *cap, const void *pc)
+{
+    Dl_info info;
+    const char *module = "?";
+    uintptr_t off = (uintptr_t)pc;
+    if (pc && dladdr(pc, &info) && info.dli_fname) {
+        module = info.dli_fname;
+        off -= (uintptr_t)info.dli_fbase;
+    }
+    sched_report_append(buf, len, cap, " %s+0x%lx", module,
+                        (unsigned long)off);
+}
+
+/* Built in the runtime's memory and written with write(2): this runs in
+ * crash handlers too, where the program's heap may be broken. */
 FTFUZZ_EXPORT int
 ftfuzz_sched_write_trace(const char *path)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "ftfuzz-trace 1\nstrategy %s\nsteps %llu\nhash 0x%016llx\n",
-            sched.strategy_text, (unsigned long long)ftfuzz_sched_step,
-            (unsigned long long)sched_trace_final_hash());
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    sched_report_append(&buf, &len, &cap,
+                        "ftfuzz-trace 1\nstrategy %s\nsteps %llu\n"
+                        "hash 0x%016llx\n",
+                        sched.strategy_text,
+                        (unsigned long long)ftfuzz_sched_step,
+                        (unsigned long long)sched_trace_final_hash());
     for (size_t i = 0; i < trace_len; i++) {
         const struct sched_switch *sw = &trace[i];
-        Dl_info info;
-        const char *module = "?";
-        uintptr_t off = (uintptr_t)sw->site;
-        if (sw->site && dladdr(sw->site, &info) && info.dli_fname) {
-            module = info.dli_fname;
-            off -= (uintptr_t)info.dli_fbase;
-        }
-        fprintf(f, "switch %llu %u %u %s %u %s+0x%lx",
-                (unsigned long long)sw->step, sw->from, sw->to,
-                ftfuzz_point_kind_name(sw->kind), sw->flags, module,
-                (unsigned long)off);
-        for (unsigned k = 0; k < sw->ncallers; k++) {
-            module = "?";
-            off = (uintptr_t)sw->callers[k];
-            if (dladdr(sw->callers[k], &info) && info.dli_fname) {
-                module = info.dli_fname;
-                off -= (uintptr_t)info.dli_fbase;
-            }
-            fprintf(f, " %s+0x%lx", module, (unsigned long)off);
-        }
+        sched_report_append(&buf, &len, &cap, "switch %llu %u %u %s %u",
+                            (unsigned long long)sw->step, sw->from, sw->to,
+                            ftfuzz_point_kind_name(sw->kind), sw->flags);
+        trace_append_site(&buf, &len, &cap, sw->site);
+        for (unsigned k = 0; k < sw->ncallers; k++)
+            trace_append_site(&buf, &len, &cap, sw->callers[k]);
         /* the same switch named by where it is in `from`'s program */
-        fprintf(f, "\nanchor %u %u %llu %u\n", sw->from, sw->region,
-                (unsigned long long)sw->region_point, sw->to);
+        sched_report_append(&buf, &len, &cap, "\nanchor %u %u %llu %u\n",
+                            sw->from, sw->region,
+                            (unsigned long long)sw->region_point, sw->to);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return -1;
-    }
-    return rename(tmp, path);
+    int rc = sched_write_file(path, buf, len);
+    sched_mem_free(buf);
+    return rc;
 }
 
 static void

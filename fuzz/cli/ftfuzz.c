@@ -278,15 +278,17 @@ run_program(char **argv, const char *const *env, const char *log,
     return 0;
 }
 
+/* expect_exit: the exit status of a passing run (explore --expect-exit) */
 static int
-run_failed(const struct run_result *r)
+run_failed(const struct run_result *r, int expect_exit)
 {
-    return !r->exited || r->status != 0 || !r->have_result
+    return !r->exited || r->status != expect_exit || !r->have_result
            || strcmp(r->verdict, "passed");
 }
 
 static const char *
-describe_failure(const struct run_result *r, char *buf, size_t size)
+describe_failure(const struct run_result *r, int expect_exit, char *buf,
+                 size_t size)
 {
     if (r->have_result && strcmp(r->verdict, "passed") && r->signal)
         snprintf(buf, size, "%s (signal %d: %s)", r->verdict, r->signal,
@@ -298,7 +300,10 @@ describe_failure(const struct run_result *r, char *buf, size_t size)
                  strsignal(r->signal));
     else if (r->exited && r->status == 127 && !r->have_result)
         snprintf(buf, size, "the program could not be started");
-    else if (r->exited && r->status != 0)
+    else if (r->exited && r->status != expect_exit && expect_exit)
+        snprintf(buf, size, "exit status %d (expected %d)", r->status,
+                 expect_exit);
+    else if (r->exited && r->status != expect_exit)
         snprintf(buf, size, "exit status %d", r->status);
     else
         snprintf(buf, size, "no result: was the program built with "
@@ -364,12 +369,32 @@ disable_aslr(void)
     ftfuzz_aslr_off();
 }
 
+/* Creates dir and any missing parents, like mkdir -p. */
 int
 make_dir(const char *dir)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ftfuzz: cannot create %s: %s\n", dir,
-                strerror(errno));
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        fprintf(stderr, "ftfuzz: %s: path too long\n", dir);
+        return -1;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "ftfuzz: cannot create %s: %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (!c)
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ftfuzz: %s is not a directory\n", dir);
         return -1;
     }
     return 0;
@@ -527,6 +552,70 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     return 1;
 }
 
+/*
+ * Calibration runs (pct:1, seeds S to S+4) that measure PCT's k: the
+ * longest of them.  One run can be unrepresentative (one point long, and
+ * then PCT never preempts).  Growing k from the explored runs instead was
+ * tried and dropped: a preemption that makes a thread spin to the
+ * fairness quantum lengthens a run a thousandfold (tests/sched/spinlock:
+ * k went from 40 to 40,038 and pct:3 no longer found the bug in 200
+ * schedules).
+ */
+#define EXPLORE_CALIBRATION_RUNS 5
+
+/* What explore needs to run a program and report a failing schedule. */
+struct explore_run {
+    char **prog;
+    const char *out, *trace, *log, *result;
+    const char *const *env;
+    char *env_strategy, *env_seed;   /* FTFUZZ_STRATEGY=, FTFUZZ_SEED= */
+    size_t env_strategy_size, env_seed_size;
+    int expect_exit, quiet;
+};
+
+/* Runs one schedule; -1 when the program could not be run. */
+static int
+explore_run_one(const struct explore_run *x, const char *strategy,
+                uint64_t seed, struct run_result *r)
+{
+    snprintf(x->env_strategy, x->env_strategy_size, "FTFUZZ_STRATEGY=%s",
+             strategy);
+    snprintf(x->env_seed, x->env_seed_size, "FTFUZZ_SEED=%llu",
+             (unsigned long long)seed);
+    return run_program(x->prog, x->env, x->log, x->result, r);
+}
+
+/* Saves and prints a failing schedule; `which` says which run it was. */
+static void
+explore_report_failure(const struct explore_run *x, const char *which,
+                       const char *strategy, uint64_t seed,
+                       const struct run_result *r)
+{
+    char why[256], saved_trace[4200], saved_log[4200];
+    snprintf(saved_trace, sizeof saved_trace, "%s/failing.trace", x->out);
+    snprintf(saved_log, sizeof saved_log, "%s/failing.log", x->out);
+    copy_file(x->trace, saved_trace);
+    copy_file(x->log, saved_log);
+    printf("explore: FAILING schedule %s: %s\n", which,
+           describe_failure(r, x->expect_exit, why, sizeof why));
+    if (r->have_result)
+        printf("explore: trace hash 0x%016llx, %llu steps, %llu "
+               "switches\n", r->hash, r->steps, r->switches);
+    if (!x->quiet) {
+        printf("---- program output (%s) ----\n", saved_log);
+        fflush(stdout);
+        print_file(saved_log, stdout);
+        printf("----\n");
+    }
+    printf("replay the schedule:\n  %s replay --trace %s --", cli_self(),
+           saved_trace);
+    print_quoted(stdout, x->prog);
+    printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
+           "FTFUZZ_SEED=%llu", strategy, (unsigned long long)seed);
+    print_quoted(stdout, x->prog);
+    printf("\n");
+}
+
 int
 cmd_explore(int argc, char **argv)
 {
@@ -544,12 +633,19 @@ cmd_explore(int argc, char **argv)
     size_t plen = strlen(prog[0]);
     if (!dd && plen > 3 && !strcmp(prog[0] + plen - 3, ".py"))
         return explore_scenario(c, argc - first, prog);
-    uint64_t iterations, seed, max_steps, watchdog;
+    uint64_t iterations, seed, max_steps, watchdog, expect_exit;
     if (parse_u64("explore", "--iterations", &iterations)
         || parse_u64("explore", "--seed", &seed)
         || parse_u64("explore", "--max-steps", &max_steps)
-        || parse_u64("explore", "--watchdog", &watchdog))
+        || parse_u64("explore", "--watchdog", &watchdog)
+        || parse_u64("explore", "--expect-exit", &expect_exit))
         return 2;
+    if (expect_exit > 255) {
+        fprintf(stderr, "ftfuzz explore: --expect-exit takes an exit status "
+                        "(0 to 255), not %llu\n",
+                (unsigned long long)expect_exit);
+        return 2;
+    }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
     char strategy[256];
@@ -593,39 +689,59 @@ cmd_explore(int argc, char **argv)
              (unsigned long long)watchdog);
     const char *env[] = { env_strategy, env_seed, env_trace, env_result,
                           env_steps, env_watchdog, "FTFUZZ_QUIET=1", NULL };
+    struct explore_run x = {
+        .prog = prog, .out = out, .trace = trace, .log = log,
+        .result = result, .env = env,
+        .env_strategy = env_strategy, .env_seed = env_seed,
+        .env_strategy_size = sizeof env_strategy,
+        .env_seed_size = sizeof env_seed,
+        .expect_exit = (int)expect_exit, .quiet = quiet,
+    };
     struct run_result r;
+    char which[128];
 
-    /* PCT needs k, the length of a run: measure it with one run. */
-    if ((spec.kind == FTFUZZ_STRATEGY_PCT
-         || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) && spec.k == 0) {
-        snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=pct:1");
-        snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
-                 (unsigned long long)seed);
-        if (run_program(prog, env, log, result, &r) != 0)
+    /* PCT needs k, the length of a run. */
+    char base[256];
+    snprintf(base, sizeof base, "%s", strategy);
+    uint64_t k = 0;
+    int measure_k = (spec.kind == FTFUZZ_STRATEGY_PCT
+                     || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) && spec.k == 0;
+    for (int i = 0; measure_k && i < EXPLORE_CALIBRATION_RUNS; i++) {
+        if (explore_run_one(&x, "pct:1", seed + (uint64_t)i, &r) != 0)
             return 2;
         if (!r.have_result) {
             char why[256];
             fprintf(stderr, "ftfuzz explore: the calibration run failed: "
-                            "%s\n", describe_failure(&r, why, sizeof why));
+                            "%s\n",
+                    describe_failure(&r, x.expect_exit, why, sizeof why));
             print_file(log, stderr);
             return 2;
         }
-        size_t n = strlen(strategy);
-        snprintf(strategy + n, sizeof strategy - n, ":k=%llu",
-                 r.steps ? r.steps : 1);
-        if (!quiet)
-            printf("explore: a run takes %llu scheduling points; "
-                   "strategy %s\n", r.steps, strategy);
+        if (run_failed(&r, x.expect_exit)) {
+            /* a schedule like any other: a hang or crash here is a finding,
+             * not a length */
+            snprintf(which, sizeof which, "in calibration run %d of %d "
+                     "(pct:1, measuring k)", i + 1, EXPLORE_CALIBRATION_RUNS);
+            explore_report_failure(&x, which, "pct:1", seed + (uint64_t)i,
+                                   &r);
+            return 1;
+        }
+        if (r.steps > k)
+            k = r.steps;
     }
-    snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=%s",
-             strategy);
+    if (measure_k) {
+        snprintf(strategy, sizeof strategy, "%s:k=%llu", base,
+                 (unsigned long long)(k ? k : 1));
+        if (!quiet)
+            printf("explore: the longest of %d runs takes %llu scheduling "
+                   "points; strategy %s\n", EXPLORE_CALIBRATION_RUNS,
+                   (unsigned long long)k, strategy);
+    }
 
     double t0 = now_s(), last = t0;
     for (uint64_t i = 0; i < iterations; i++) {
         uint64_t s = seed + i;
-        snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
-                 (unsigned long long)s);
-        if (run_program(prog, env, log, result, &r) != 0)
+        if (explore_run_one(&x, strategy, s, &r) != 0)
             return 2;
         if (r.exited && r.status == 2 && !r.have_result) {
             fprintf(stderr, "ftfuzz explore: the program rejected its "
@@ -633,33 +749,11 @@ cmd_explore(int argc, char **argv)
             print_file(log, stderr);
             return 2;
         }
-        if (run_failed(&r)) {
-            char why[256], saved_trace[4200], saved_log[4200];
-            snprintf(saved_trace, sizeof saved_trace, "%s/failing.trace",
-                     out);
-            snprintf(saved_log, sizeof saved_log, "%s/failing.log", out);
-            copy_file(trace, saved_trace);
-            copy_file(log, saved_log);
-            printf("explore: FAILING schedule after %llu of %llu "
-                   "iterations: %s\n",
-                   (unsigned long long)i + 1, (unsigned long long)iterations,
-                   describe_failure(&r, why, sizeof why));
-            if (r.have_result)
-                printf("explore: trace hash 0x%016llx, %llu steps, %llu "
-                       "switches\n", r.hash, r.steps, r.switches);
-            if (!quiet) {
-                printf("---- program output (%s) ----\n", saved_log);
-                fflush(stdout);
-                print_file(saved_log, stdout);
-                printf("----\n");
-            }
-            printf("replay the schedule:\n  %s replay --trace %s --",
-                   cli_self(), saved_trace);
-            print_quoted(stdout, prog);
-            printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
-                   "FTFUZZ_SEED=%llu", strategy, (unsigned long long)s);
-            print_quoted(stdout, prog);
-            printf("\n");
+        if (run_failed(&r, x.expect_exit)) {
+            snprintf(which, sizeof which, "after %llu of %llu iterations",
+                     (unsigned long long)i + 1,
+                     (unsigned long long)iterations);
+            explore_report_failure(&x, which, strategy, s, &r);
             return 1;
         }
         double t = now_s();
@@ -761,8 +855,8 @@ cmd_replay(int argc, char **argv)
             break;
         }
         char why[256];
-        const char *verdict = run_failed(&r)
-                                  ? describe_failure(&r, why, sizeof why)
+        const char *verdict = run_failed(&r, 0)
+                                  ? describe_failure(&r, 0, why, sizeof why)
                                   : "passed";
         if (i == 0) {
             snprintf(first_verdict, sizeof first_verdict, "%s", verdict);

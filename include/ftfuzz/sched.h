@@ -25,8 +25,9 @@ extern "C" {
 /* Frames of a switch's stack a trace keeps with trace_callers. */
 #define FTFUZZ_TRACE_CALLERS 12
 
-/* Most threads one session manages, the opener included. */
-#define FTFUZZ_SCHED_MAX_THREADS 64
+/* Most threads one session manages, the opener included (a thread's
+ * record is about 400 bytes of the runtime's static data). */
+#define FTFUZZ_SCHED_MAX_THREADS 1024
 
 /* What a scheduling point is. */
 enum ftfuzz_point_kind {
@@ -59,6 +60,19 @@ enum ftfuzz_point_kind {
     FTFUZZ_POINT_SESSION_END,
     /* the running thread ran a full fairness quantum while others waited */
     FTFUZZ_POINT_QUANTUM,
+    /* pthread reader-writer locks: a read lock, a write lock, an unlock
+     * (kinds added after QUANTUM keep the numbers, and so the trace
+     * hashes, of the older ones) */
+    FTFUZZ_POINT_RWLOCK_READ,
+    FTFUZZ_POINT_RWLOCK_WRITE,
+    FTFUZZ_POINT_RWLOCK_UNLOCK,
+    /* pthread spin locks */
+    FTFUZZ_POINT_SPIN_LOCK,
+    FTFUZZ_POINT_SPIN_UNLOCK,
+    /* pthread_barrier_wait */
+    FTFUZZ_POINT_BARRIER_WAIT,
+    /* pthread_once */
+    FTFUZZ_POINT_ONCE,
     FTFUZZ_POINT_KIND_COUNT
 };
 

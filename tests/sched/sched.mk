@@ -1,9 +1,12 @@
 # Scheduler test programs: classic concurrency bugs and their correct
 # twins (-DCORRECT), built with scripts/ftfuzz-cc.
 SCHED_TEST_DIR := $(BUILD)/tests/sched
-SCHED_TWINS    := lost_update abba missed_signal spinlock prodcons_timed
-SCHED_SINGLES  := livelock hang_pipe virtual_time
-SCHED_TEST_DEPS := $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) scripts/ftfuzz-cc include/ftfuzz/atomic_hooks.h
+SCHED_TWINS    := lost_update abba missed_signal spinlock prodcons_timed \
+                  barrier rwlock once sync_counter
+SCHED_SINGLES  := livelock hang_pipe virtual_time many_threads \
+                  tls_destructor heap_addresses segv exit_status \
+                  uneven_length
+SCHED_TEST_DEPS := $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) scripts/ftfuzz-cc include/ftfuzz/atomic_hooks.h include/ftfuzz/sync_hooks.h
 SCHED_TEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN)
 
 $(SCHED_TEST_DIR)/%: tests/sched/%.c $(SCHED_TEST_DEPS)
