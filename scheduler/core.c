@@ -51,6 +51,8 @@ static const char *const point_kind_names[FTFUZZ_POINT_KIND_COUNT] = {
     [FTFUZZ_POINT_SLEEP] = "sleep",
     [FTFUZZ_POINT_SESSION_END] = "session_end",
     [FTFUZZ_POINT_QUANTUM] = "quantum",
+    [FTFUZZ_POINT_PLAIN_LOAD] = "plain_load",
+    [FTFUZZ_POINT_PLAIN_STORE] = "plain_store",
 };
 
 FTFUZZ_EXPORT const char *
@@ -316,8 +318,9 @@ sched_point(struct sched_thread *self, int kind, const void *site)
     sched_decide(self, kind, site);
 }
 
-__attribute__((noinline)) static void
-sched_atomic_slow(struct sched_thread *self, int kind, const void *site)
+/* An access point (atomic or plain) whose step reached ftfuzz_sched_next. */
+__attribute__((noinline)) void
+sched_access_point(struct sched_thread *self, int kind, const void *site)
 {
     if (ftfuzz_sched_step >= sched.run_start + sched.quantum && kind != 0)
         kind = FTFUZZ_POINT_QUANTUM;
@@ -335,13 +338,13 @@ ftfuzz_atomic_point(const volatile void *addr, int kind)
         /* the access happens right after this returns, with the turn:
          * record it then, in the order the accesses take effect */
         if (ftfuzz_sched_step >= sched.consult)
-            sched_atomic_slow(self, kind, __builtin_return_address(0));
+            sched_access_point(self, kind, __builtin_return_address(0));
         else
             ftfuzz_sched_next = ftfuzz_sched_step + 1;
         sched_rf_access(self->id, addr, kind, __builtin_return_address(0));
         return;
     }
-    sched_atomic_slow(self, kind, __builtin_return_address(0));
+    sched_access_point(self, kind, __builtin_return_address(0));
 }
 
 FTFUZZ_EXPORT void
@@ -520,6 +523,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     sched.reads_from = cfg->reads_from;
     /* also without reads_from: no pairs of an earlier session survive */
     sched_rf_reset();
+    sched_plain_session_begin();
     if (cfg->trace_out)
         snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
                  cfg->trace_out);

@@ -141,6 +141,8 @@ sched_set_self(struct sched_thread *t)
 
 /* core.c */
 void sched_point(struct sched_thread *self, int kind, const void *site);
+void sched_access_point(struct sched_thread *self, int kind,
+                        const void *site);
 int sched_block(struct sched_thread *self, int kind, const void *obj,
                 uint64_t deadline, const void *site);
 void sched_wake_all(const void *obj);
@@ -188,6 +190,16 @@ void sched_rf_reset(void);
 void sched_rf_access(unsigned tid, const volatile void *addr, int kind,
                      const void *site);
 void sched_rf_fold(uint8_t *counters, size_t n);
+
+/* plain_access.c */
+void sched_plain_session_begin(void);
+/* Before the automatic session opens: loads FTFUZZ_PLAIN_SHARED, or learns
+ * the shared set in a forked child; returns the learning strategy in that
+ * child, NULL in the program itself. */
+ftfuzz_strategy *sched_plain_auto_learn(void);
+/* In the learning child: report the shared set to the parent. */
+void sched_plain_auto_finish(void);
+uint64_t sched_plain_table_full(void);
 
 /* report.c */
 void sched_report_threads(char **buf, size_t *len, size_t *cap);

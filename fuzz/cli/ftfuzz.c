@@ -575,7 +575,13 @@ cmd_explore(int argc, char **argv)
     snprintf(result, sizeof result, "%s/last.result", out);
     snprintf(log, sizeof log, "%s/last.log", out);
     char env_strategy[320], env_seed[64], env_trace[4200], env_result[4200];
-    char env_steps[64], env_watchdog[64];
+    char env_steps[64], env_watchdog[64], plain[4096], env_plain[4200];
+    /* A --plain-accesses program learns its shared memory with one run of
+     * its own; this file keeps the first one's for the rest (the set is a
+     * function of the program, so a replay that learns anew gets it too). */
+    snprintf(plain, sizeof plain, "%s/last.plain", out);
+    unlink(plain);
+    snprintf(env_plain, sizeof env_plain, "FTFUZZ_PLAIN_SHARED=%s", plain);
     snprintf(env_trace, sizeof env_trace, "FTFUZZ_TRACE_OUT=%s", trace);
     snprintf(env_result, sizeof env_result, "FTFUZZ_RESULT=%s", result);
     snprintf(env_steps, sizeof env_steps, "FTFUZZ_MAX_STEPS=%llu",
@@ -583,7 +589,8 @@ cmd_explore(int argc, char **argv)
     snprintf(env_watchdog, sizeof env_watchdog, "FTFUZZ_WATCHDOG_SECONDS=%llu",
              (unsigned long long)watchdog);
     const char *env[] = { env_strategy, env_seed, env_trace, env_result,
-                          env_steps, env_watchdog, "FTFUZZ_QUIET=1", NULL };
+                          env_steps, env_watchdog, "FTFUZZ_QUIET=1",
+                          env_plain, NULL };
     struct run_result r;
 
     /* PCT needs k, the length of a run: measure it with one run. */

@@ -59,6 +59,10 @@ enum ftfuzz_point_kind {
     FTFUZZ_POINT_SESSION_END,
     /* the running thread ran a full fairness quantum while others waited */
     FTFUZZ_POINT_QUANTUM,
+    /* a plain load or store of shared memory, in code built with
+     * --plain-accesses (scheduler/plain_access.c) */
+    FTFUZZ_POINT_PLAIN_LOAD,
+    FTFUZZ_POINT_PLAIN_STORE,
     FTFUZZ_POINT_KIND_COUNT
 };
 
