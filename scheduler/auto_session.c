@@ -25,7 +25,7 @@ static int auto_done;
 /* Defined (as an absolute symbol) by `ftfuzz-cc --plain-accesses` at link
  * time: the program has plain-access points, so learn its shared memory
  * first (plain_access.c). */
-extern const char ftfuzz_plain_accesses[] __attribute__((weak));
+extern const char ftfuzz_plain_accesses_linked[] __attribute__((weak));
 
 static int
 env_set(const char *name)
@@ -124,7 +124,7 @@ auto_session_start(int argc, char **argv)
     }
     /* in the learning child: its fixed schedule instead */
     ftfuzz_strategy *learn =
-        ftfuzz_plain_accesses ? sched_plain_auto_learn() : NULL;
+        ftfuzz_plain_accesses_linked ? sched_plain_auto_learn() : NULL;
     static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         signal(sigs[i], auto_crash);

@@ -115,18 +115,11 @@ pa_point(int kind, const void *site)
     sched_access_point(self, kind, site);
 }
 
-/* The fast path: a handful of loads and compares unless the granule is
- * shared and the strategy wants a decision. */
-static inline __attribute__((always_inline)) void
-pa_access(const void *addr, int kind, const void *site)
+/* Past the stack check: the owner table, and the point when shared. */
+__attribute__((noinline)) static void
+pa_table_access(uintptr_t a, uintptr_t sp, int kind, const void *site)
 {
-    if (__builtin_expect(!*(volatile int *)&ftfuzz_hook_active, 1)
-        || !ftfuzz_thread_managed)
-        return;
-    uintptr_t a = (uintptr_t)addr;
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    uintptr_t top = pa_stack_top ? pa_stack_top : pa_find_stack_top();
-    if (a - sp < top - sp)
+    if (pa_stack_top == 0 && a - sp < pa_find_stack_top() - sp)
         return;
     uintptr_t granule = a >> 3;
     struct pa_slot *s = pa_slot_for(granule);
@@ -146,6 +139,27 @@ pa_access(const void *addr, int kind, const void *site)
     s->owner = PA_SHARED;
     if (++ftfuzz_sched_step >= ftfuzz_sched_next)
         pa_point(kind, site);
+}
+
+/* The fast path, inline in each callback: outside a session, or on the
+ * thread's own stack, a few loads and compares and no frame. */
+static inline __attribute__((always_inline)) void
+pa_access(const void *addr, int kind, const void *site)
+{
+    if (__builtin_expect(!*(volatile int *)&ftfuzz_hook_active, 1)
+        || !ftfuzz_thread_managed)
+        return;
+    uintptr_t a = (uintptr_t)addr, sp;
+#ifdef __x86_64__
+    /* no frame of its own: __builtin_frame_address would make one */
+    __asm__("mov %%rsp, %0" : "=r"(sp));
+#else
+    sp = (uintptr_t)__builtin_frame_address(0);
+#endif
+    uintptr_t top = pa_stack_top;
+    if (__builtin_expect(top != 0, 1) && a - sp < top - sp)
+        return;
+    pa_table_access(a, sp, kind, site);
 }
 
 #define PA_CALLBACKS(n, type)                                             \
@@ -394,4 +408,26 @@ uint64_t
 sched_plain_table_full(void)
 {
     return pa_full;
+}
+
+FTFUZZ_EXPORT size_t
+ftfuzz_plain_shared(uintptr_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < PA_SLOTS; i++) {
+        const struct pa_slot *s = &pa_table[i];
+        if (s->gen != pa_gen || s->owner != PA_SHARED)
+            continue;
+        if (n < max)
+            out[n] = s->granule;
+        n++;
+    }
+    return n;
+}
+
+FTFUZZ_EXPORT void
+ftfuzz_plain_set_known(const uintptr_t *granules, size_t n)
+{
+    pa_nknown = n < PA_KNOWN_MAX ? n : PA_KNOWN_MAX;
+    memcpy(pa_known, granules, pa_nknown * sizeof *pa_known);
 }

@@ -416,11 +416,15 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
                 strerror(errno));
         return 2;
     }
-    char target[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_spec", FTFUZZ_ROOT);
+    char target[4200], tdir[4200];
+    int plain = *flag("explore", "--plain-accesses") != 0;
+    snprintf(tdir, sizeof tdir, "%s/build/%sfuzz", FTFUZZ_ROOT,
+             plain ? "plain/" : "");
+    snprintf(target, sizeof target, "%s/fuzz_spec", tdir);
     if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make %s' in "
+                        "%s\n", target, plain ? "plain-cpython"
+                                              : "cpython all", FTFUZZ_ROOT);
         free(scenario);
         return 2;
     }
@@ -507,6 +511,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     FILE *f = fopen(meta, "w");
     if (!f || fprintf(f, "target: fuzz_spec\nspec: %s\n", scenario) < 0
+        || (plain && fprintf(f, "targets-dir: %s\n", tdir) < 0)
         || fclose(f) != 0) {
         fprintf(stderr, "ftfuzz explore: cannot write %s\n", meta);
         free(scenario);
@@ -541,6 +546,12 @@ cmd_explore(int argc, char **argv)
     size_t plen = strlen(prog[0]);
     if (!dd && plen > 3 && !strcmp(prog[0] + plen - 3, ".py"))
         return explore_scenario(c, argc - first, prog);
+    if (*flag("explore", "--plain-accesses")) {
+        fprintf(stderr, "ftfuzz explore: --plain-accesses is for scenarios; "
+                        "a program gets plain-access points from "
+                        "'scripts/ftfuzz-cc --plain-accesses'\n");
+        return 2;
+    }
     uint64_t iterations, seed, max_steps, watchdog;
     if (parse_u64("explore", "--iterations", &iterations)
         || parse_u64("explore", "--seed", &seed)

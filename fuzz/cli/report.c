@@ -915,6 +915,17 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
         return -1;
     }
     const char *tdir = flag(cmd, "--targets-dir");
+    char meta_tdir[4096] = "";
+    FILE *mf = *tdir ? NULL : fopen(meta, "r");
+    if (mf) {
+        /* a scenario explored with --plain-accesses names its target's
+         * directory (build/plain/fuzz) */
+        char line[4200];
+        while (fgets(line, sizeof line, mf))
+            if (sscanf(line, "targets-dir: %4095s", meta_tdir) == 1)
+                tdir = meta_tdir;
+        fclose(mf);
+    }
     if (*tdir)
         snprintf(path, n, "%s/%s", tdir, name);
     else

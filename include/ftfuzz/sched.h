@@ -231,6 +231,20 @@ FTFUZZ_EXPORT void ftfuzz_sched_yield(void);
  */
 FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
 
+/*
+ * Plain-access points (code built with --plain-accesses; docs/scheduler.md).
+ * A granule (8 bytes) is shared once two threads of a session touched it;
+ * from then on every access to it is a point.  ftfuzz_plain_shared copies
+ * up to max shared granule addresses (address >> 3) of the current or
+ * last session into out and returns how many there were;
+ * ftfuzz_plain_set_known makes granules shared from the start of every
+ * later session (a learned set: the first race of a run needs it, since
+ * the first thread's accesses came before a second thread's touch).
+ */
+FTFUZZ_EXPORT size_t ftfuzz_plain_shared(uintptr_t *out, size_t max);
+FTFUZZ_EXPORT void ftfuzz_plain_set_known(const uintptr_t *granules,
+                                          size_t n);
+
 /* Id of the calling thread in the session, or -1. */
 FTFUZZ_EXPORT int ftfuzz_sched_self(void);
 
