@@ -15,10 +15,11 @@
  * A per-run owner filter alone misses the first race of a run: the first
  * thread's accesses happened before anyone knew the granule was shared.
  * So a session can start with a set of granules already known shared
- * (sched_plain_known_*): the automatic session of a program learns it with
- * one run under a fixed schedule in a forked child (sched_plain_auto_learn),
- * so the set is a function of the program alone and every run, a replay
- * included, learns the same one.
+ * (ftfuzz_plain_set_known): the automatic session of a program learns it
+ * with one run under a fixed schedule in a forked child
+ * (sched_plain_auto_learn), so the set is a function of the program alone
+ * and every run, a replay included, learns the same one; the CPython
+ * harness does the same per program (harnesses/fuzz_target.c).
  *
  * This file is part of the runtime and, like it, never instrumented; it
  * allocates nothing from the program's heap (the table and the known set
@@ -50,7 +51,8 @@ struct pa_slot {
 
 static struct pa_slot pa_table[PA_SLOTS];
 static uint32_t pa_gen;
-static uint64_t pa_full;            /* accesses the full table let through */
+/* accesses a full probe run let through as private (for a debugger) */
+static uint64_t pa_full;
 static uintptr_t pa_known[PA_KNOWN_MAX];
 static size_t pa_nknown;
 static int pa_learn_fd = -1;        /* the learning child writes here */
@@ -404,12 +406,6 @@ sched_plain_auto_finish(void)
     pa_learn_fd = -1;
 }
 
-uint64_t
-sched_plain_table_full(void)
-{
-    return pa_full;
-}
-
 FTFUZZ_EXPORT size_t
 ftfuzz_plain_shared(uintptr_t *out, size_t max)
 {
@@ -429,5 +425,6 @@ FTFUZZ_EXPORT void
 ftfuzz_plain_set_known(const uintptr_t *granules, size_t n)
 {
     pa_nknown = n < PA_KNOWN_MAX ? n : PA_KNOWN_MAX;
-    memcpy(pa_known, granules, pa_nknown * sizeof *pa_known);
+    if (pa_nknown)
+        memcpy(pa_known, granules, pa_nknown * sizeof *pa_known);
 }

@@ -199,7 +199,6 @@ void sched_plain_session_begin(void);
 ftfuzz_strategy *sched_plain_auto_learn(void);
 /* In the learning child: report the shared set to the parent. */
 void sched_plain_auto_finish(void);
-uint64_t sched_plain_table_full(void);
 
 /* report.c */
 void sched_report_threads(char **buf, size_t *len, size_t *cap);
