@@ -122,3 +122,25 @@ def test_plain_accesses_needs_clang(tmp_path):
              "-o", str(tmp_path / "x.o")], env={"FTFUZZ_CC": "gcc"})
     assert r.returncode == 2
     assert "--plain-accesses needs clang" in r.stderr
+
+
+def test_plain_accesses_beside_asan(tmp_path):
+    """SanitizerCoverage's callbacks work with ASan, whose runtime's weak
+    definitions of them ours replace."""
+    exe = tmp_path / "check_act_asan"
+    b = run([os.path.join(ROOT, "scripts", "ftfuzz-cc"), "--plain-accesses",
+             "-fsanitize=address", "-O1", "-g",
+             os.path.join(ROOT, "tests", "sched", "plain_check_act.c"),
+             "-o", str(exe)])
+    assert b.returncode == 0, b.stderr
+    r = run([FTFUZZ, "explore", "--quiet", "--iterations", "1000", "--out",
+             str(tmp_path / "out"), "--", str(exe)])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILING schedule" in r.stdout
+
+
+def test_explore_plain_accesses_flag_is_for_scenarios(tmp_path):
+    r = run([FTFUZZ, "explore", "--plain-accesses", "--out", str(tmp_path),
+             "--", prog("plain_check_act")])
+    assert r.returncode == 2
+    assert "ftfuzz-cc --plain-accesses" in r.stderr
