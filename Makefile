@@ -163,6 +163,7 @@ help:
 	@echo "  make plain-cpython  a fuzz CPython with plain-access points in"
 	@echo "                  PLAIN_ACCESS_FILES (default Modules/_io/*.c) and its fuzz_spec"
 	@echo "                  (ftfuzz explore --plain-accesses; docs/scheduler.md)"
+	@echo "  make check-plain-cpython  the same, then its CPython scenario test"
 	@echo "  make regress    replay corpus/regressions/ against the default CPython;"
 	@echo "                  CPYTHON_SRC=DIR: against that checkout (docs/regress.md)"
 	@echo "  make clean      remove build/ (the CPython cache stays)"

@@ -69,3 +69,10 @@ plain-cpython: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/plain \
 	    CPYTHON_FUZZ_DIR=$(BUILD)/cpython-fuzz-plain HARNESS_PLAIN=1 \
 	    $(BUILD)/plain/fuzz/fuzz_spec $(BUILD)/plain/wrap.flags
+
+# The CPython scenario of plain-access points (tests/test_plain_access.py,
+# StringIO.__init__ against truncate(), gh-150695); make check skips it
+# unless plain-cpython was built.
+.PHONY: check-plain-cpython
+check-plain-cpython: plain-cpython all
+	$(PYTEST) -q tests/test_plain_access.py -k stringio

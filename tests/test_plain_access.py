@@ -144,3 +144,38 @@ def test_explore_plain_accesses_flag_is_for_scenarios(tmp_path):
              "--", prog("plain_check_act")])
     assert r.returncode == 2
     assert "ftfuzz-cc --plain-accesses" in r.stderr
+
+
+# --- CPython: plain-access points in Modules/_io (make plain-cpython) ---------
+
+PLAIN_TARGET = os.path.join(BUILD, "plain", "fuzz", "fuzz_spec")
+STRINGIO = os.path.join(ROOT, "harnesses", "examples", "scenarios",
+                        "stringio_init_truncate.py")
+needs_plain_cpython = pytest.mark.skipif(
+    not os.path.exists(PLAIN_TARGET),
+    reason="needs 'make plain-cpython' (not part of make check: one more "
+           "CPython build); 'make check-plain-cpython' builds and runs it")
+
+
+@needs_plain_cpython
+def test_stringio_init_against_truncate_found_with_io_plain_points(tmp_path):
+    """gh-150695: __init__ and truncate() reallocate one StringIO buffer at
+    once; the window lies between plain accesses of self->buf."""
+    r = run([FTFUZZ, "explore", "--plain-accesses", "--quiet",
+             "--iterations", "1000", "--out", str(tmp_path), STRINGIO])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILING schedule" in r.stdout
+    saved = tmp_path / "explore-stringio_init_truncate"
+    assert "targets-dir:" in (tmp_path / (saved.name + ".meta")).read_text()
+    rep = run([FTFUZZ, "replay", "--brief", "--times", "3", str(saved)])
+    lines = [l for l in rep.stdout.splitlines() if l.startswith("verdict=")]
+    assert len(lines) == 3 and len(set(lines)) == 1, rep.stdout + rep.stderr
+    assert not lines[0].startswith("verdict=passed"), lines
+
+
+@needs_plain_cpython
+def test_stringio_init_against_truncate_not_found_without(tmp_path):
+    r = run([FTFUZZ, "explore", "--quiet", "--iterations", "1000", "--out",
+             str(tmp_path), STRINGIO])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no failing schedule in 1000 iterations" in r.stdout
