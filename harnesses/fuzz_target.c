@@ -650,9 +650,17 @@ harness_explore(const char *out)
         memset(&none, 0, sizeof none);
         p->schedule = none;
     } else {
+        /* scenario_loader.py refuses more; this guards the arrays */
+        int nthreads = spec_op_count(PROG_KIND_COUNT);
+        if (nthreads < 1 || nthreads > PROG_MAX_THREADS) {
+            fprintf(stderr, "ftfuzz explore: %d thread functions: at most "
+                            "%d (PROG_MAX_THREADS)\n", nthreads,
+                    PROG_MAX_THREADS);
+            return 2;
+        }
         p->nobjects = 1;
         p->objects[0].kind = PROG_KIND_COUNT;
-        p->nthreads = (uint32_t)spec_op_count(PROG_KIND_COUNT);
+        p->nthreads = (uint32_t)nthreads;
         for (uint32_t t = 0; t < p->nthreads; t++) {
             p->threads[t].nops = 1;
             p->threads[t].ops[0].code = t;

@@ -46,8 +46,9 @@ static struct report_run {
 } runs[REPORT_MAX_RUNS];
 static unsigned nruns;
 
-/* The scheduler id of each program thread. */
-static int thread_ids[PROG_MAX_THREADS] = {-1, -1, -1, -1};
+/* The scheduler id of each program thread, plus one: 0 is unknown, so
+ * the zeroed array is right for any PROG_MAX_THREADS. */
+static int thread_ids[PROG_MAX_THREADS];
 
 /* Each thread's open run. */
 static __thread int my_run = -1;
@@ -74,7 +75,7 @@ void
 report_thread_start(unsigned thread)
 {
     if (report_path[0] && thread < PROG_MAX_THREADS)
-        thread_ids[thread] = ftfuzz_sched_self();
+        thread_ids[thread] = ftfuzz_sched_self() + 1;
 }
 
 void
@@ -134,7 +135,8 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
         l += len + (nl != NULL);
     }
     for (uint32_t i = 0; i < p->nobjects; i++) {
-        ops_describe_object(kinds[i], p->objects[i].size, sources[i], text,
+        harness_kind(kinds[i])->describe_object(kinds[i], p->objects[i].size,
+                                                sources[i], text,
                             sizeof text);
         dprintf(fd, "object %u %s %d %s\n", i,
                 kinds[i] >= PROG_KIND_COUNT ? spec_type_name(kinds[i])
@@ -142,11 +144,13 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
                 sources[i], text);
     }
     for (uint32_t t = 0; t < p->nthreads; t++)
-        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t], p->threads[t].nops);
+        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t] - 1,
+                p->threads[t].nops);
     for (uint32_t t = 0; t < p->nthreads; t++)
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
-            ops_describe(&p->threads[t].ops[i], kinds, p->nobjects, text,
-                         sizeof text);
+            const prog_op *op = &p->threads[t].ops[i];
+            int k = kinds[op->target % p->nobjects];
+            harness_kind(k)->describe(op, k, p->nobjects, text, sizeof text);
             dprintf(fd, "op %u %u %s\n", t, i, text);
         }
     for (unsigned i = 0; i < nruns; i++)

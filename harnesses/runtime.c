@@ -71,7 +71,7 @@ static const char runner_code[] =
     "def warm_up():\n"
     "    run([lambda: None])\n";
 
-static void
+void
 harness_die(const char *what)
 {
     fprintf(stderr, "ftfuzz harness: %s\n", what);
@@ -271,35 +271,6 @@ harness_init(const char *argv0, int family)
     Py_DECREF(frozen);
 }
 
-static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
-    [HARNESS_LIST] = {PROG_LIST, PROG_ITER_LIST, -1},
-    [HARNESS_DICT] = {PROG_DICT, PROG_ITER_DICT, -1},
-    [HARNESS_SET] = {PROG_SET, PROG_ITER_SET, -1},
-    [HARNESS_BYTEARRAY] = {PROG_BYTEARRAY, -1},
-    [HARNESS_DEQUE] = {PROG_DEQUE, -1},
-    [HARNESS_ITER] = {PROG_LIST, PROG_DICT, PROG_SET, PROG_ITER_LIST,
-                      PROG_ITER_DICT, PROG_ITER_SET, PROG_ITER_STR,
-                      PROG_ITER_BYTES, PROG_ITER_RANGE,
-                      PROG_ITER_GENERIC_ALIAS, -1},
-};
-
-int
-harness_object_kind(int family, uint32_t kind)
-{
-    /* Extension types follow the built-in kinds: a stored input whose
-     * kinds are all built-in keeps its meaning when types are added. */
-    int nspec = spec_count();
-    if (family == HARNESS_MIXED)
-        return (int)(kind % (uint32_t)(PROG_KIND_COUNT + nspec));
-    if (family == HARNESS_EXT || family == HARNESS_SPEC)
-        return PROG_KIND_COUNT + (int)(kind % (uint32_t)nspec);
-    const int *allowed = family_kinds[family];
-    unsigned n = 0;
-    while (allowed[n] >= 0)
-        n++;
-    return allowed[kind % n];
-}
-
 /*
  * pct@mark's and pctlog@mark's start barrier.  The runner starts the
  * threads one after the other, and under PCT the first one started often runs its whole body
@@ -342,13 +313,12 @@ thread_body(PyObject *self, PyObject *unused)
         ftfuzz_sched_mark();
     for (uint32_t i = 0; i < t->nops; i++) {
         report_op_begin((unsigned)idx, i);
-        PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
+        int k = kinds[t->ops[i].target % current->nobjects];
+        const struct harness_kind *hk = harness_kind(k);
+        PyObject *r = hk->exec(&t->ops[i], objects, k, sources,
                                current->nobjects);
-        if (r == NULL) {
-            int k = kinds[t->ops[i].target % current->nobjects];
-            if (k >= PROG_KIND_COUNT)
-                spec_raised(&t->ops[i], k, current->nobjects);
-        }
+        if (r == NULL && hk->raised)
+            hk->raised(&t->ops[i], k, current->nobjects);
         report_op_end(r == NULL);
         /* The exception, if any, is the op's result. */
         if (lin_recording()) {
@@ -395,25 +365,6 @@ harness_collect(void)
     if (r == NULL)
         harness_die("gc.collect() failed");
     Py_DECREF(r);
-}
-
-void
-harness_make_objects(const prog_program *p, int family, PyObject **objs,
-                     int *kinds_out, int *sources_out)
-{
-    for (uint32_t i = 0; i < p->nobjects; i++) {
-        const prog_object *o = &p->objects[i];
-        kinds_out[i] = harness_object_kind(family, o->kind);
-        uint32_t src = o->source % p->nobjects;
-        int over_source;
-        objs[i] = ops_make_object(kinds_out[i], o->size,
-                                  src < i ? objs[src] : NULL,
-                                  src < i ? kinds_out[src] : -1,
-                                  &over_source);
-        sources_out[i] = over_source ? (int)src : -1;
-        if (objs[i] == NULL)
-            harness_die("cannot create a shared object");
-    }
 }
 
 static ftfuzz_sched_result
@@ -466,7 +417,10 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     res = ftfuzz_sched_end();
     PyEval_RestoreThread(ts);
     if (check) {
-        lin_check(p, family, objects, kinds);
+        if (lin_check(p, family, objects, kinds)) {
+            harness_finding = "linearizability";
+            abort();
+        }
         spec_check(objects, kinds, p->nobjects);
     }
 

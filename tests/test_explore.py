@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from helpers import limits
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
 SCENARIOS = os.path.join(ROOT, "harnesses", "examples", "scenarios")
@@ -225,3 +227,53 @@ def test_bad_flags_and_missing_files(tmp_path):
     assert r.returncode == 2
     r = explore(scenario("dict_ok"), tmp_path / "out", "extra")
     assert r.returncode == 2 and "unexpected argument extra" in r.stderr
+
+
+def many_threads(n, raising=None):
+    """A scenario of n threads that each append their number once to a
+    shared list; check() sees every number, so a thread that never ran is a
+    failure.  Thread `raising` raises after its append."""
+    text = "def setup():\n    return []\n\n"
+    for i in range(n):
+        text += f"def thread_{i}(s):\n    s.append({i})\n"
+        if i == raising:
+            text += f"    raise ValueError('thread {i} raises')\n"
+        text += "\n"
+    return text + (f"def check(s):\n"
+                   f"    assert sorted(s) == list(range({n})), s\n")
+
+
+@pytest.mark.parametrize("n", [6, limits()["PROG_MAX_THREADS"]])
+def test_scenarios_up_to_the_thread_limit_run_every_thread(tmp_path, n):
+    """No false alarm past 4 threads (the program format once held 4)."""
+    path = tmp_path / f"threads{n}.py"
+    path.write_text(many_threads(n))
+    r = explore(path, tmp_path / "out", "--iterations", "40", "--seed", "1")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"explore: {n} threads;" in r.stdout, r.stdout
+    assert "no failure" in r.stdout, r.stdout
+
+
+def test_a_failure_in_the_last_of_many_threads_is_reported_and_replays(
+        tmp_path):
+    n = limits()["PROG_MAX_THREADS"]
+    path = tmp_path / "last_raises.py"
+    path.write_text(many_threads(n, raising=n - 1))
+    r = explore(path, tmp_path / "out", "--iterations", "5", "--strategy",
+                "pct:2:k=100")
+    _, verdict, _, _ = failing(r)
+    assert verdict == "exception", r.stdout
+    assert f"thread {n - 1} raises" in r.stdout
+    assert f"thread_{n - 1}(o0)" in r.stdout and "thread_0(o0)" in r.stdout
+    lines = replay_brief(tmp_path / "out" / "explore-last_raises", 2)
+    assert len(set(lines)) == 1 and lines[0].startswith("verdict=exception")
+
+
+def test_a_scenario_over_the_thread_limit_is_refused(tmp_path):
+    n = limits()["PROG_MAX_THREADS"]
+    path = tmp_path / "too_many.py"
+    path.write_text(many_threads(n + 1))
+    r = explore(path, tmp_path / "out", "--iterations", "5")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ftfuzz explore: bad scenario: " in r.stderr, r.stderr
+    assert f"{n + 1} thread functions: define 2 to {n}" in r.stderr

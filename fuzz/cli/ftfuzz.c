@@ -416,15 +416,24 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
                 strerror(errno));
         return 2;
     }
-    char target[4200], tdir[4200];
+    char target[4200], tdir[4200] = "";
     int plain = *flag("explore", "--plain-accesses") != 0;
-    snprintf(tdir, sizeof tdir, "%s/build/%sfuzz", FTFUZZ_ROOT,
-             plain ? "plain/" : "");
-    snprintf(target, sizeof target, "%s/fuzz_spec", tdir);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make %s' in "
-                        "%s\n", target, plain ? "plain-cpython"
-                                              : "cpython all", FTFUZZ_ROOT);
+    if (plain) {
+        /* the fuzz_spec of `make plain-cpython`, beside the usual ones */
+        char rel[4200];
+        snprintf(rel, sizeof rel, "%s/../plain/fuzz", cli_targets_dir());
+        if (!realpath(rel, tdir))
+            snprintf(tdir, sizeof tdir, "%s", rel);
+        snprintf(target, sizeof target, "%s/fuzz_spec", tdir);
+        if (access(target, X_OK) != 0) {
+            fprintf(stderr, "ftfuzz explore: %s is not built: run 'make "
+                            "plain-cpython' in the ftfuzz checkout\n",
+                    target);
+            free(scenario);
+            return 2;
+        }
+    } else if (cli_target_path("explore", "fuzz_spec", target,
+                               sizeof target)) {
         free(scenario);
         return 2;
     }
@@ -662,8 +671,8 @@ cmd_explore(int argc, char **argv)
                 print_file(saved_log, stdout);
                 printf("----\n");
             }
-            printf("replay the schedule:\n  %s/build/bin/ftfuzz replay "
-                   "--trace %s --", FTFUZZ_ROOT, saved_trace);
+            printf("replay the schedule:\n  %s replay --trace %s --",
+                   cli_self(), saved_trace);
             print_quoted(stdout, prog);
             printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
                    "FTFUZZ_SEED=%llu", strategy, (unsigned long long)s);
@@ -812,8 +821,9 @@ cmd_replay(int argc, char **argv)
 /* --- the rest ---------------------------------------------------------------- */
 
 const char *const families[FTFUZZ_NFAMILIES] = {
-    "mixed", "list", "dict", "set", "bytearray", "deque", "iter", "ext",
-    "spec",
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) #name,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
 };
 
 int
@@ -1140,13 +1150,10 @@ cmd_fuzz(int argc, char **argv)
         jobs = n > 0 ? (uint64_t)n : 1;
     }
     char target[4096], out[4096], corpus[4200], seeds[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
-             family);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz fuzz: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+    char name[64];
+    snprintf(name, sizeof name, "fuzz_%s", family);
+    if (cli_target_path("fuzz", name, target, sizeof target))
         return 2;
-    }
     const char *spec_path = spec ? getenv("FTFUZZ_SPEC") : NULL;
     if (spec_path) {
         /* findings of different specs stay apart: fuzz_spec-NAME */
@@ -1164,7 +1171,8 @@ cmd_fuzz(int argc, char **argv)
     snprintf(corpus, sizeof corpus, "%s/corpus", out);
     if (make_dir(flag("fuzz", "--out")) || make_dir(out) || make_dir(corpus))
         return 2;
-    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
+    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", cli_data_dir(),
+             family);
 
     /* Seeds for the spec's types, written by the target itself: each pair
      * of operations of a type on two threads (spec.c).  fuzz_ext has
@@ -1308,7 +1316,11 @@ cmd_regress(int argc, char **argv)
     /* scripts/regress.py does the work (docs/regress.md).  Its arguments
      * are passed through unchanged: it parses them and has the --help. */
     char script[4096];
-    snprintf(script, sizeof script, "%s/scripts/regress.py", FTFUZZ_ROOT);
+    snprintf(script, sizeof script, "%s/scripts/regress.py", cli_data_dir());
+    /* regress.py finds this ftfuzz and its targets through these, so that
+     * an installed ftfuzz checks its own */
+    setenv("FTFUZZ_SELF", cli_self(), 1);
+    setenv("FTFUZZ_TARGETS_DIR", cli_targets_dir(), 1);
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) {
         perror("ftfuzz regress");
@@ -1337,7 +1349,7 @@ cmd_targets(int argc, char **argv)
         return 2;
     for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
+        snprintf(path, sizeof path, "%s/fuzz_%s", cli_targets_dir(),
                  families[i]);
         printf("  fuzz_%-10s %s\n", families[i],
                access(path, X_OK) == 0 ? path : "(not built: make cpython all)");

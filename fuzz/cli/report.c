@@ -309,10 +309,10 @@ read_trace_file(const char *path, struct report *r)
 static const char *
 short_path(const char *path)
 {
-    const char *p;
-    size_t root = strlen(FTFUZZ_ROOT);
-    if (!strncmp(path, FTFUZZ_ROOT "/", root + 1))
-        return path + root + 1;
+    const char *p, *root = cli_data_dir();
+    size_t n = strlen(root);
+    if (!strncmp(path, root, n) && path[n] == '/')
+        return path + n + 1;
     if ((p = strstr(path, "/cpython/")) && (p = strstr(p, "/src/")))
         return p + 5;
     return path;
@@ -914,28 +914,27 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
                         "lists them)\n", cmd, name);
         return -1;
     }
-    const char *tdir = flag(cmd, "--targets-dir");
-    char meta_tdir[4096] = "";
-    FILE *mf = *tdir ? NULL : fopen(meta, "r");
-    if (mf) {
+    if (!*flag(cmd, "--targets-dir")) {
         /* a scenario explored with --plain-accesses names its target's
-         * directory (build/plain/fuzz) */
-        char line[4200];
-        while (fgets(line, sizeof line, mf))
-            if (sscanf(line, "targets-dir: %4095s", meta_tdir) == 1)
-                tdir = meta_tdir;
-        fclose(mf);
+         * directory (build/plain/fuzz) in its .meta */
+        char line[4200], tdir[4096] = "";
+        FILE *mf = fopen(meta, "r");
+        while (mf && fgets(line, sizeof line, mf))
+            sscanf(line, "targets-dir: %4095s", tdir);
+        if (mf)
+            fclose(mf);
+        if (*tdir) {
+            snprintf(path, n, "%s/%s", tdir, name);
+            if (access(path, X_OK) != 0) {
+                fprintf(stderr, "ftfuzz %s: %s is not built: run 'make "
+                                "plain-cpython' in the ftfuzz checkout\n",
+                        cmd, path);
+                return -1;
+            }
+            return 0;
+        }
     }
-    if (*tdir)
-        snprintf(path, n, "%s/%s", tdir, name);
-    else
-        snprintf(path, n, "%s/build/fuzz/%s", FTFUZZ_ROOT, name);
-    if (access(path, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz %s: %s is not built: run 'make cpython "
-                        "all' in %s\n", cmd, path, FTFUZZ_ROOT);
-        return -1;
-    }
-    return 0;
+    return cli_target_path(cmd, name, path, n);
 }
 
 /* Runs the input once (in report mode when asked); fills r from its
