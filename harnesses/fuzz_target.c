@@ -763,6 +763,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (harness_forking()) {
         r = harness_run_forked(p);
     } else {
+        if (harness_plain_wanted())
+            harness_plain_learn(p);   /* in a child: it may crash */
         in_run = 1;
         r = harness_run(p, FTFUZZ_FAMILY, 1);
         if (p->nthreads)
