@@ -1,10 +1,11 @@
 """StringIO.__init__ against truncate() on one object (CPython gh-150695).
 
 __init__ resets the object without its critical section while truncate()
-holds it: both can reach PyMem_Realloc(self->buf, ...) in resize_buffer()
-at once, and the second reallocates a buffer the first already freed.  The
-window lies between plain loads and stores of self->buf and
-self->buf_size, with no atomic or lock point inside, so only plain-access
+holds it: both can reach PyMem_Realloc(self->buf, ...) in resize_buffer().
+When truncate() has shrunk the buffer (a move: 1,000 characters to 1) but
+not yet stored the new pointer, __init__ reallocates the old one, already
+freed.  That window lies between plain stores of self->buf_size and
+self->buf, with no atomic or lock point inside, so only plain-access
 points on Modules/_io find it:
 
     make plain-cpython
@@ -14,7 +15,7 @@ import io
 
 
 def setup():
-    return io.StringIO("initial", newline="\n")
+    return io.StringIO("x" * 1000, newline="\n")
 
 
 def thread_init(s):
@@ -22,4 +23,7 @@ def thread_init(s):
 
 
 def thread_truncate(s):
-    s.truncate(0)
+    try:
+        s.truncate(0)
+    except ValueError:
+        pass    # in the middle of __init__ the object is uninitialised
