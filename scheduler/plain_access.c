@@ -22,21 +22,22 @@
  * harness does the same per program (harnesses/fuzz_target.c).
  *
  * This file is part of the runtime and, like it, never instrumented; it
- * allocates nothing from the program's heap (the table and the known set
- * are static), so the learning child and the real run see the same
- * malloc results.
+ * allocates nothing from the program's heap (its state is one mapping,
+ * made before the learning child is forked), so the learning child and
+ * the real run see the same malloc results.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "sched_internal.h"
 
-/* 2^20 slots of 16 bytes: 16 MB of .bss, touched only where used. */
+/* 2^20 slots of 16 bytes: 16 MB, touched only where used. */
 #define PA_SLOTS (1u << 20)
 #define PA_PROBES 16
 #define PA_SHARED UINT32_MAX
@@ -49,11 +50,30 @@ struct pa_slot {
     uint32_t owner;     /* thread id + 1, or PA_SHARED */
 };
 
-static struct pa_slot pa_table[PA_SLOTS];
+/* Text form of a set: a header line, then one granule address (hex) per
+ * line. */
+#define PA_MAGIC "ftfuzz-plain-shared 1\n"
+
+/*
+ * Everything sizeable lives in one mapping, made only when plain-access
+ * points are turned on (pa_enable): every program links this file, and
+ * 17 MB more of .bss would move the heap of those that never use it (and
+ * so their address-dependent schedules: corpus/regressions).  Until then
+ * the callbacks do nothing.
+ */
+struct pa_state {
+    struct pa_slot table[PA_SLOTS];
+    uintptr_t known[PA_KNOWN_MAX];
+    char text[PA_KNOWN_MAX * 17 + sizeof PA_MAGIC];
+};
+
+static struct pa_state *pa;
+#define pa_table (pa->table)
+#define pa_known (pa->known)
+#define pa_text (pa->text)
 static uint32_t pa_gen;
 /* accesses a full probe run let through as private (for a debugger) */
 static uint64_t pa_full;
-static uintptr_t pa_known[PA_KNOWN_MAX];
 static size_t pa_nknown;
 static int pa_learn_fd = -1;        /* the learning child writes here */
 
@@ -75,6 +95,22 @@ pa_find_stack_top(void)
     return pa_stack_top;
 }
 
+/* Makes the mapping (MAP_NORESERVE: pages only where touched); fatal when
+ * it cannot be made, since points would silently go missing. */
+static void
+pa_enable(void)
+{
+    if (pa)
+        return;
+    void *m = mmap(NULL, sizeof *pa, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        perror("ftfuzz: plain-access points: mmap");
+        abort();
+    }
+    pa = m;
+}
+
 static inline struct pa_slot *
 pa_slot_for(uintptr_t granule)
 {
@@ -94,6 +130,8 @@ sched_plain_session_begin(void)
     if (++pa_gen == 0)
         pa_gen = 1;
     pa_full = 0;
+    if (!pa)
+        return;
     for (size_t i = 0; i < pa_nknown; i++) {
         struct pa_slot *s = pa_slot_for(pa_known[i]);
         if (s) {
@@ -121,7 +159,7 @@ pa_point(int kind, const void *site)
 __attribute__((noinline)) static void
 pa_table_access(uintptr_t a, uintptr_t sp, int kind, const void *site)
 {
-    if (pa_stack_top == 0 && a - sp < pa_find_stack_top() - sp)
+    if (!pa || (pa_stack_top == 0 && a - sp < pa_find_stack_top() - sp))
         return;
     uintptr_t granule = a >> 3;
     struct pa_slot *s = pa_slot_for(granule);
@@ -184,9 +222,6 @@ PA_CALLBACKS(16, __int128)
 
 /* --- the known set ---------------------------------------------------------- */
 
-/* Text form: a header line, then one granule address (hex) per line. */
-#define PA_MAGIC "ftfuzz-plain-shared 1\n"
-static char pa_text[PA_KNOWN_MAX * 17 + sizeof PA_MAGIC];
 
 static int
 pa_parse(const char *text, size_t len)
@@ -347,6 +382,7 @@ pa_save_file(const char *path, size_t len)
 ftfuzz_strategy *
 sched_plain_auto_learn(void)
 {
+    pa_enable();
     const char *path = getenv("FTFUZZ_PLAIN_SHARED");
     if (path && *path && pa_load_file(path) == 0)
         return NULL;
@@ -410,6 +446,8 @@ FTFUZZ_EXPORT size_t
 ftfuzz_plain_shared(uintptr_t *out, size_t max)
 {
     size_t n = 0;
+    if (!pa)
+        return 0;
     for (size_t i = 0; i < PA_SLOTS; i++) {
         const struct pa_slot *s = &pa_table[i];
         if (s->gen != pa_gen || s->owner != PA_SHARED)
@@ -424,6 +462,7 @@ ftfuzz_plain_shared(uintptr_t *out, size_t max)
 FTFUZZ_EXPORT void
 ftfuzz_plain_set_known(const uintptr_t *granules, size_t n)
 {
+    pa_enable();
     pa_nknown = n < PA_KNOWN_MAX ? n : PA_KNOWN_MAX;
     if (pa_nknown)
         memcpy(pa_known, granules, pa_nknown * sizeof *pa_known);

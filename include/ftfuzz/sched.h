@@ -240,6 +240,10 @@ FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
  * ftfuzz_plain_set_known makes granules shared from the start of every
  * later session (a learned set: the first race of a run needs it, since
  * the first thread's accesses came before a second thread's touch).
+ * Until ftfuzz_plain_set_known is first called (or a --plain-accesses
+ * program's automatic session starts), plain accesses are no points at
+ * all: the table is mapped then, so programs without them keep their
+ * memory layout.
  */
 FTFUZZ_EXPORT size_t ftfuzz_plain_shared(uintptr_t *out, size_t max);
 FTFUZZ_EXPORT void ftfuzz_plain_set_known(const uintptr_t *granules,
