@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/env.h"
 #include "harness.h"
 
 #ifndef FTFUZZ_FAMILY
@@ -34,10 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 harness_no_aslr(char **argv)
 {
-    const char *keep = getenv("FTFUZZ_NO_REEXEC");
-    if (keep && *keep && strcmp(keep, "0") != 0)
-        return;
-    ftfuzz_aslr_reexec(argv);
+    if (!ftfuzz_env_bool("FTFUZZ_NO_REEXEC"))
+        ftfuzz_aslr_reexec(argv);
 }
 
 /* What a forked execution hands back to the fuzzing process. */
@@ -72,8 +71,8 @@ static unsigned il_features = FTFUZZ_IL_SITES;
 static void
 harness_interleaving_init(void)
 {
-    const char *v = getenv("FTFUZZ_INTERLEAVING");
-    if (!v || !*v || strcmp(v, "sites") == 0)
+    const char *v = ftfuzz_env_str("FTFUZZ_INTERLEAVING");
+    if (strcmp(v, "sites") == 0)
         il_features = FTFUZZ_IL_SITES;
     else if (strcmp(v, "chains") == 0)
         il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS;
@@ -104,8 +103,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     harness_no_aslr(*argv);
-    const char *stats = getenv("FTFUZZ_STATS");
-    if (stats && *stats) {
+    ftfuzz_env_validate(environ);
+    const char *stats = ftfuzz_env_str("FTFUZZ_STATS");
+    if (*stats) {
         stats_path = stats;
         atexit(stats_flush);
     }
@@ -118,18 +118,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     /* FTFUZZ_WRITE_SEEDS=DIR [FTFUZZ_SEED_SWEEP=N]: write seeds for the
      * spec's types and stop (ftfuzz fuzz does this for fuzz_ext and
      * fuzz_spec) */
-    const char *explore = getenv("FTFUZZ_EXPLORE");
-    if (explore && *explore) {
+    const char *explore = ftfuzz_env_str("FTFUZZ_EXPLORE");
+    if (*explore) {
         fflush(stdout);
         exit(harness_explore(explore));
     }
-    const char *seeds = getenv("FTFUZZ_WRITE_SEEDS");
-    if (seeds && *seeds) {
-        const char *sweep = getenv("FTFUZZ_SEED_SWEEP");
+    const char *seeds = ftfuzz_env_str("FTFUZZ_WRITE_SEEDS");
+    if (*seeds) {
+        uint64_t sweep = ftfuzz_env_u64("FTFUZZ_SEED_SWEEP");
         int n = spec_write_seeds(seeds,
                                  FTFUZZ_FAMILY == HARNESS_MIXED
                                      ? PROG_KIND_COUNT : 0,
-                                 sweep ? (unsigned)atoi(sweep) : 0);
+                                 sweep > 256 ? 256 : (unsigned)sweep);
         if (n >= 0)
             fprintf(stderr, "ftfuzz: %d seeds for %d types in %s\n", n,
                     spec_count(), seeds);
@@ -332,8 +332,7 @@ harness_copy_counters(uint8_t *shared_counters, int to_shared)
 static int
 harness_forking(void)
 {
-    const char *v = getenv("FTFUZZ_NO_FORK");
-    return !(v && *v && strcmp(v, "0") != 0);
+    return !ftfuzz_env_bool("FTFUZZ_NO_FORK");
 }
 
 /*
@@ -423,11 +422,11 @@ harness_plain_wanted(void)
 {
     static int wanted = -1;
     if (wanted < 0) {
-        const char *v = getenv("FTFUZZ_PLAIN_LEARN");
+        int mode = ftfuzz_plain_learn_mode();
 #ifdef FTFUZZ_PLAIN_ACCESSES
-        wanted = !(v && !strcmp(v, "0"));
+        wanted = mode != FTFUZZ_PLAIN_LEARN_NEVER;
 #else
-        wanted = v && !strcmp(v, "1");
+        wanted = mode == FTFUZZ_PLAIN_LEARN_ALWAYS;
 #endif
     }
     return wanted;
@@ -567,34 +566,14 @@ harness_run_forked(const prog_program *p)
  * so).  Exit status: 0 no failure, 1 a failing schedule saved, 2 bad
  * settings.
  */
-static unsigned long long
-explore_env(const char *name, unsigned long long dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || *end || *v == '-') {
-        fprintf(stderr, "ftfuzz explore: %s=%s is not a number\n", name, v);
-        exit(2);
-    }
-    return n;
-}
-
 static int
 harness_explore(const char *out)
 {
-    const char *strategy = getenv("FTFUZZ_EXPLORE_STRATEGY");
+    const char *strategy = ftfuzz_env_str("FTFUZZ_EXPLORE_STRATEGY");
     unsigned long long iterations =
-        explore_env("FTFUZZ_EXPLORE_ITERATIONS", 1000);
-    unsigned long long seed = explore_env("FTFUZZ_EXPLORE_SEED", 0);
-    int quiet = explore_env("FTFUZZ_EXPLORE_QUIET", 0) != 0;
-    /* pctlog found 12 of the 13 bench-bugs races at the median, uniform
-     * pct 8 (BENCHMARKS.md) */
-    if (!strategy || !*strategy)
-        strategy = "pctlog:3";
+        ftfuzz_env_u64("FTFUZZ_EXPLORE_ITERATIONS");
+    unsigned long long seed = ftfuzz_env_u64("FTFUZZ_EXPLORE_SEED");
+    int quiet = ftfuzz_env_bool("FTFUZZ_EXPLORE_QUIET");
     unsigned depth = 0;
     unsigned long long k = 0;
     int random = 0;
@@ -634,8 +613,8 @@ harness_explore(const char *out)
     }
     prog_program *p = malloc(sizeof *p);
     prog_init(p);
-    const char *input = getenv("FTFUZZ_EXPLORE_INPUT");
-    if (input && *input) {
+    const char *input = ftfuzz_env_str("FTFUZZ_EXPLORE_INPUT");
+    if (*input) {
         static uint8_t data[1 << 20];
         FILE *in = fopen(input, "rb");
         size_t n = in ? fread(data, 1, sizeof data, in) : 0;
@@ -773,15 +752,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in_run = 0;
     }
     stats_execution(&r);
-    const char *trace = getenv("FTFUZZ_PRINT_HASH");
-    if (trace && *trace)
+    if (ftfuzz_env_bool("FTFUZZ_PRINT_HASH"))
         fprintf(stderr, "==ftfuzz== trace hash 0x%016llx steps %llu "
                         "switches %llu\n",
                 (unsigned long long)r.trace_hash,
                 (unsigned long long)r.steps,
                 (unsigned long long)r.switches);
-    const char *features = getenv("FTFUZZ_PRINT_FEATURES");
-    if (features && *features) {
+    if (ftfuzz_env_bool("FTFUZZ_PRINT_FEATURES")) {
         /* this execution's interleaving features, as libFuzzer reads them */
         fprintf(stderr, "==ftfuzz== interleaving features:");
         for (size_t i = 0; i < IL_COUNTERS; i++)

@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "ftfuzz/env.h"
 #include "ftfuzz/program.h"
 #include "ftfuzz/sched.h"
 

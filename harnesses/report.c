@@ -56,7 +56,7 @@ static __thread int my_run = -1;
 void
 report_init(void)
 {
-    const char *p = getenv("FTFUZZ_REPORT");
+    const char *p = ftfuzz_env_str("FTFUZZ_REPORT");
     if (p && *p)
         snprintf(report_path, sizeof report_path, "%s", p);
 }

@@ -149,7 +149,7 @@ harness_load_spec(int family)
     if (family == HARNESS_EXT || family == HARNESS_MIXED) {
         spec_load_stdlib();
     } else if (family == HARNESS_SPEC) {
-        const char *path = getenv("FTFUZZ_SPEC");
+        const char *path = ftfuzz_env_str("FTFUZZ_SPEC");
         if (path == NULL || !*path) {
             fprintf(stderr, "ftfuzz: fuzz_spec fuzzes the types of a spec: "
                             "set FTFUZZ_SPEC=FILE.toml (or run 'ftfuzz "

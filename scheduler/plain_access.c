@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "ftfuzz/env.h"
 #include "sched_internal.h"
 
 /* 2^20 slots of 16 bytes: 16 MB, touched only where used. */
@@ -379,15 +380,27 @@ pa_save_file(const char *path, size_t len)
     }
 }
 
+FTFUZZ_EXPORT int
+ftfuzz_plain_learn_mode(void)
+{
+    const char *v = ftfuzz_env_str("FTFUZZ_PLAIN_LEARN");
+    if (!strcmp(v, "0"))
+        return FTFUZZ_PLAIN_LEARN_NEVER;
+    if (!strcmp(v, "1"))
+        return FTFUZZ_PLAIN_LEARN_ALWAYS;
+    if (strcmp(v, "auto"))
+        ftfuzz_env_bad("FTFUZZ_PLAIN_LEARN", v, "expected auto, 1 or 0");
+    return FTFUZZ_PLAIN_LEARN_AUTO;
+}
+
 ftfuzz_strategy *
 sched_plain_auto_learn(void)
 {
     pa_enable();
-    const char *path = getenv("FTFUZZ_PLAIN_SHARED");
-    if (path && *path && pa_load_file(path) == 0)
+    const char *path = ftfuzz_env_str("FTFUZZ_PLAIN_SHARED");
+    if (*path && pa_load_file(path) == 0)
         return NULL;
-    const char *learn = getenv("FTFUZZ_PLAIN_LEARN");
-    if (learn && !strcmp(learn, "0"))
+    if (ftfuzz_plain_learn_mode() == FTFUZZ_PLAIN_LEARN_NEVER)
         return NULL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -426,7 +439,7 @@ sched_plain_auto_learn(void)
         pa_nknown = 0;
         return NULL;
     }
-    if (path && *path)
+    if (*path)
         pa_save_file(path, (size_t)len);
     return NULL;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
 
@@ -1363,11 +1364,15 @@ cmd_env(int argc, char **argv)
     int dd;
     if (parse_flags(find_cmd("env"), argc, argv, &dd) < 0)
         return 2;
-#define FTFUZZ_ENV(name, dflt, help) \
-    printf("  %-24s %s%s%s%s\n", #name, help, *dflt ? " (default " : "", \
-           dflt, *dflt ? ")" : "");
-#include "ftfuzz/envs.def"
-#undef FTFUZZ_ENV
+    static const char *const types[] = {
+        [FTFUZZ_ENV_STR] = "text", [FTFUZZ_ENV_U64] = "number",
+        [FTFUZZ_ENV_POS] = "number >= 1", [FTFUZZ_ENV_BOOL] = "0 or 1",
+    };
+    for (size_t i = 0; i < FTFUZZ_ENV_COUNT; i++) {
+        const struct ftfuzz_env_var *v = &ftfuzz_env_vars[i];
+        printf("  %s  (%s%s%s)\n      %s\n", v->name, types[v->type],
+               *v->dflt ? ", default " : "", v->dflt, v->help);
+    }
     return 0;
 }
 
@@ -1378,9 +1383,25 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* a malformed FTFUZZ_* value stops here; the processes this one
+     * starts need not warn again about unknown names */
+    ftfuzz_env_validate(environ);
+    setenv("FTFUZZ_ENV_CHECKED", "1", 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
         || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        const struct cmd *c = NULL;
+        for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                c = &commands[i];
+        if (argc > 2 && !c) {
+            fprintf(stderr, "ftfuzz: unknown command '%s'\n\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        if (c)
+            command_help(c, stdout);
+        else
+            usage(stdout);
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

@@ -248,6 +248,14 @@ FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
 FTFUZZ_EXPORT size_t ftfuzz_plain_shared(uintptr_t *out, size_t max);
 FTFUZZ_EXPORT void ftfuzz_plain_set_known(const uintptr_t *granules,
                                           size_t n);
+/* FTFUZZ_PLAIN_LEARN: whether to learn the set with one run first. */
+enum {
+    FTFUZZ_PLAIN_LEARN_NEVER,   /* 0 */
+    FTFUZZ_PLAIN_LEARN_ALWAYS,  /* 1 */
+    FTFUZZ_PLAIN_LEARN_AUTO,    /* auto: where plain-access points are
+                                   known to be compiled in */
+};
+FTFUZZ_EXPORT int ftfuzz_plain_learn_mode(void);
 
 /* Id of the calling thread in the session, or -1. */
 FTFUZZ_EXPORT int ftfuzz_sched_self(void);
