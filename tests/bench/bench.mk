@@ -11,7 +11,7 @@ $(BENCH_DIR)/sched_bench: tests/bench/sched_bench.c $(SCHED_LIB) $(WRAP_FLAGS_FI
 $(BENCH_DIR)/sched_bench_pa: tests/bench/sched_bench.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I$(ROOT)/include -DSCHED \
-	    -fsanitize-coverage=edge,trace-loads,trace-stores \
+	    -DPLAIN_ACCESSES -fsanitize-coverage=edge,trace-loads,trace-stores \
 	    -include include/ftfuzz/atomic_hooks.h -pthread $< -o $@ \
 	    $(SCHED_LIB) $(WRAP_FLAGS) -lpthread -ldl -rdynamic
 
