@@ -112,10 +112,12 @@ include harnesses/harness.mk
 include harnesses/examples/examples.mk
 
 # The CLI decodes and edits fuzz inputs (minimize), so it links the program
-# format.
-$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE) $(PROG_LIB)
+# format, and it reads strategy specs with the scheduler's one parser (a
+# file that needs nothing else of the scheduler).
+CLI_SCHED_OBJS := $(BUILD)/scheduler/strategy_parse.o
+$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE) $(PROG_LIB) $(CLI_SCHED_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PROG_CFLAGS) $(CLI_SRCS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(PROG_CFLAGS) $(CLI_SRCS) $(CLI_SCHED_OBJS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
 
 .PHONY: all fuzz check bench bench-bugs clean distclean help
 all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build

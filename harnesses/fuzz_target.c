@@ -556,6 +556,136 @@ harness_run_forked(const prog_program *p)
 }
 
 /*
+ * explore's default on a scenario: a portfolio, one strategy after the
+ * other across iterations, because no single one finds every window in a
+ * budget (BENCHMARKS.md): pctlog's change points favour early windows,
+ * uniform pct's late ones, and the random walks catch what needs many
+ * preemptions (0.01) or few in a long run (0.002).  The strongest on the
+ * bench-bugs races comes first.
+ */
+#define EXPLORE_PORTFOLIO "pctlog:3,random:0.01,pct:3,random:0.002"
+#define EXPLORE_MAX_MEMBERS 16
+
+/* One strategy of the list explore takes turns with. */
+struct explore_member {
+    uint32_t strategy;  /* enum prog_strategy */
+    uint32_t depth;
+    unsigned long long k;
+    uint32_t ppm;
+    char text[64];      /* what the output and the saved input say */
+};
+
+/* Parses "S1,S2,..." (or "portfolio") into members; 0 or -1 with the
+ * reason on stderr. */
+static int
+explore_members(const char *strategy, struct explore_member *m, int *n)
+{
+    char list[512];
+    snprintf(list, sizeof list, "%s",
+             strcmp(strategy, "portfolio") ? strategy : EXPLORE_PORTFOLIO);
+    *n = 0;
+    char *save = NULL;
+    for (char *text = strtok_r(list, ",", &save); text;
+         text = strtok_r(NULL, ",", &save)) {
+        ftfuzz_strategy_spec spec;
+        char err[512];
+        if (*n == EXPLORE_MAX_MEMBERS) {
+            fprintf(stderr, "ftfuzz explore: at most %d strategies in a "
+                            "list\n", EXPLORE_MAX_MEMBERS);
+            return -1;
+        }
+        if (ftfuzz_strategy_spec_parse(text, &spec, err, sizeof err)) {
+            fprintf(stderr, "ftfuzz explore: %s\n", err);
+            return -1;
+        }
+        struct explore_member *e = &m[(*n)++];
+        memset(e, 0, sizeof *e);
+        if (spec.kind == FTFUZZ_STRATEGY_RANDOM) {
+            e->strategy = PROG_SCHED_RANDOM;
+            e->depth = 1;
+            /* 0: the program format's default p */
+            e->ppm = (uint32_t)(spec.p * PROG_PPM + 0.5);
+            if (spec.p > 0 && e->ppm == 0) {
+                fprintf(stderr, "ftfuzz explore: strategy %s: P must be at "
+                                "least 0.000001\n", text);
+                return -1;
+            }
+        } else if (spec.kind == FTFUZZ_STRATEGY_PCT
+                   || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) {
+            e->strategy = spec.kind == FTFUZZ_STRATEGY_PCT
+                              ? PROG_SCHED_PCT_OPS : PROG_SCHED_PCT_LOG_OPS;
+            e->depth = spec.depth;
+            e->k = spec.k;
+            if (spec.depth > PROG_MAX_DEPTH || spec.k > UINT32_MAX) {
+                fprintf(stderr, "ftfuzz explore: strategy %s: depth must be "
+                                "1..%d and k at most %u\n", text,
+                        PROG_MAX_DEPTH, UINT32_MAX);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "ftfuzz explore: strategy %s cannot explore a "
+                            "scenario: give pct:D[:k=K], pctlog:D[:k=K], "
+                            "random[:P], a list of them separated by commas, "
+                            "or portfolio (" EXPLORE_PORTFOLIO ")\n", text);
+            return -1;
+        }
+        snprintf(e->text, sizeof e->text, "%s", text);
+    }
+    if (*n == 0) {
+        fprintf(stderr, "ftfuzz explore: strategy '%s': no strategy in it\n",
+                strategy);
+        return -1;
+    }
+    return 0;
+}
+
+/* What was tried: each execution's trace hash, for the distinct ones. */
+static unsigned long long *tried_hashes;
+static size_t ntried, tried_cap;
+
+static void
+explore_tried(uint64_t hash)
+{
+    if (ntried == tried_cap) {
+        tried_cap = tried_cap ? 2 * tried_cap : 1024;
+        tried_hashes = realloc(tried_hashes, tried_cap * sizeof *tried_hashes);
+        if (!tried_hashes) {
+            perror("ftfuzz explore");
+            exit(2);
+        }
+    }
+    tried_hashes[ntried++] = hash;
+}
+
+static int
+explore_cmp_hash(const void *a, const void *b)
+{
+    unsigned long long x = *(const unsigned long long *)a,
+                       y = *(const unsigned long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct trace hashes among the executions, and distinct preemption
+ * pairs in the interleaving counters, which the forked executions have
+ * accumulated (explore_counters_reset cleared them first). */
+static void
+explore_print_tried(unsigned long long iterations)
+{
+    qsort(tried_hashes, ntried, sizeof *tried_hashes, explore_cmp_hash);
+    size_t distinct = 0;
+    for (size_t i = 0; i < ntried; i++)
+        distinct += i == 0 || tried_hashes[i] != tried_hashes[i - 1];
+    size_t pairs = 0;
+    for (size_t i = 0; i < IL_COUNTERS; i++)
+        pairs += il_counters[i] != 0;
+    printf("explore: tried %zu distinct interleavings in %llu schedules "
+           "(distinct trace hashes); %zu distinct preemptions (the site "
+           "where a thread lost the turn, with the site where the next "
+           "resumed) from the first operation on\n", distinct, iterations,
+           pairs);
+}
+
+/*
  * Scenario mode (ftfuzz explore test.py, docs/explore.md): the spec's
  * first type is the scenario, one object of it is shared, and thread i
  * runs its operation i.  Iteration i runs that program under the strategy
@@ -574,43 +704,10 @@ harness_explore(const char *out)
         ftfuzz_env_u64("FTFUZZ_EXPLORE_ITERATIONS");
     unsigned long long seed = ftfuzz_env_u64("FTFUZZ_EXPLORE_SEED");
     int quiet = ftfuzz_env_bool("FTFUZZ_EXPLORE_QUIET");
-    unsigned depth = 0;
-    unsigned long long k = 0;
-    int random = 0;
-    uint32_t ppm = 0;   /* random's p; 0: the program format's default */
-    char extra;
-    double pr;
-    /* pctlog:... parses as pct:... with log-uniform change points */
-    int logpct = !strncmp(strategy, "pctlog:", 7);
-    char pct_spec[256];
-    snprintf(pct_spec, sizeof pct_spec, "pct:%s", logpct ? strategy + 7 : "");
-    const char *pct = logpct ? pct_spec : strategy;
-    if (!strcmp(strategy, "random")) {
-        random = 1;
-    } else if (!strncmp(strategy, "random:", 7)) {
-        random = 1;
-        if (sscanf(strategy, "random:%lf%c", &pr, &extra) != 1
-            || !(pr > 0 && pr <= 1)
-            || (ppm = (uint32_t)(pr * PROG_PPM + 0.5)) == 0) {
-            fprintf(stderr, "ftfuzz explore: strategy %s: P must be a number "
-                            "in 0.000001..1\n", strategy);
-            return 2;
-        }
-    } else if (sscanf(pct, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
-               || sscanf(pct, "pct:%u%c", &depth, &extra) == 1) {
-        if (depth < 1 || depth > PROG_MAX_DEPTH
-            || (strstr(pct, ":k=") && (k < 1 || k > UINT32_MAX))) {
-            fprintf(stderr, "ftfuzz explore: strategy %s: depth must be 1.."
-                            "%d and k at least 1\n", strategy,
-                    PROG_MAX_DEPTH);
-            return 2;
-        }
-    } else {
-        fprintf(stderr, "ftfuzz explore: unknown strategy %s for a "
-                        "scenario (pct:D[:k=K], pctlog:D[:k=K] or "
-                        "random[:P])\n", strategy);
+    struct explore_member members[EXPLORE_MAX_MEMBERS];
+    int nmembers;
+    if (explore_members(strategy, members, &nmembers))
         return 2;
-    }
     prog_program *p = malloc(sizeof *p);
     prog_init(p);
     const char *input = ftfuzz_env_str("FTFUZZ_EXPLORE_INPUT");
@@ -647,8 +744,16 @@ harness_explore(const char *out)
     }
     int nthreads = (int)p->nthreads;
     harness_chain_handlers();
+    /* the executions fold only the preemptions the strategy chose into the
+     * interleaving counters, which add up over the iterations */
+    il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_PREEMPTIONS;
+    memset(il_counters, 0, IL_COUNTERS);
     int died = 0;
-    if (!random && k == 0) {
+    int need_k = 0;
+    for (int m = 0; m < nmembers; m++)
+        need_k |= prog_pct_at_mark(members[m].strategy) && !members[m].k;
+    unsigned long long k = 0;
+    if (need_k) {
         /* pct's k: the points from the first operation to the end, from
          * one run without preemptions */
         p->schedule.strategy = PROG_SCHED_BYTES_OPS;
@@ -659,35 +764,46 @@ harness_explore(const char *out)
                 k = UINT32_MAX;
         }
     }
-    char describe[96];
-    if (died)
-        snprintf(describe, sizeof describe, "no preemption");
-    else if (random && ppm)
-        snprintf(describe, sizeof describe, "random:%g",
-                 ppm / (double)PROG_PPM);
-    else if (random)
-        snprintf(describe, sizeof describe, "random");
-    else
-        snprintf(describe, sizeof describe, "%s:%u:k=%llu",
-                 logpct ? "pctlog" : "pct", depth, k);
-    if (!died && !quiet && !random)
+    /* the concrete strategies, k measured: what the output and the saved
+     * input say */
+    char describe[512] = "";
+    for (int m = 0; m < nmembers; m++) {
+        struct explore_member *e = &members[m];
+        if (prog_pct_at_mark(e->strategy) && !e->k) {
+            e->k = k;
+            size_t len = strlen(e->text);
+            snprintf(e->text + len, sizeof e->text - len, ":k=%llu", k);
+        }
+        size_t len = strlen(describe);
+        snprintf(describe + len, sizeof describe - len, "%s%s",
+                 m ? (m + 1 < nmembers ? ", " : " and ") : "", e->text);
+    }
+    if (nmembers > 1) {
+        size_t len = strlen(describe);
+        snprintf(describe + len, sizeof describe - len, " in turn");
+    }
+    if (!died && !quiet && need_k)
         printf("explore: %d threads; a run takes %llu scheduling points "
                "from the first operation; strategy %s\n", nthreads, k,
                describe);
+    else if (!died && !quiet && nmembers > 1)
+        printf("explore: %d threads; strategy %s\n", nthreads, describe);
     fflush(stdout);
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double last = 0;
     unsigned long long i = 0;
+    const struct explore_member *e = &members[0];
     for (; !died && i < iterations; i++) {
-        p->schedule.strategy = random   ? PROG_SCHED_RANDOM
-                               : logpct ? PROG_SCHED_PCT_LOG_OPS
-                                        : PROG_SCHED_PCT_OPS;
-        p->schedule.depth = random ? 1 : depth;
-        p->schedule.k = (uint32_t)k;
-        p->schedule.p_ppm = ppm;
+        e = &members[i % (unsigned)nmembers];
+        p->schedule.strategy = e->strategy;
+        p->schedule.depth = e->depth;
+        p->schedule.k = (uint32_t)e->k;
+        p->schedule.p_ppm = e->ppm;
         p->schedule.seed = seed + i;
-        harness_fork_execution(p, &died);
+        ftfuzz_sched_result r = harness_fork_execution(p, &died);
+        if (!died)
+            explore_tried(r.trace_hash);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double t = (double)(now.tv_sec - t0.tv_sec)
                    + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
@@ -702,6 +818,7 @@ harness_explore(const char *out)
         printf("explore: no failing schedule in %llu iterations (strategy "
                "%s, seeds %llu..%llu)\n", iterations, describe, seed,
                seed + iterations - 1);
+        explore_print_tried(iterations);
         free(p);
         return 0;
     }
@@ -722,7 +839,7 @@ harness_explore(const char *out)
                "which measures k): %s\n", what);
     else
         printf("explore: FAILING schedule after %llu of %llu iterations: %s "
-               "(strategy %s, seed %llu)\n", i, iterations, what, describe,
+               "(strategy %s, seed %llu)\n", i, iterations, what, e->text,
                (unsigned long long)p->schedule.seed);
     free(p);
     return 1;

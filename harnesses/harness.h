@@ -126,6 +126,9 @@ void harness_repr(PyObject *obj, char *out, size_t size);
 void spec_load_stdlib(void);
 void spec_load_file(const char *path);
 
+/* 1 when the spec loaded is a scenario (a .py file, docs/explore.md). */
+int spec_is_scenario(void);
+
 /* Types loaded: kinds PROG_KIND_COUNT .. PROG_KIND_COUNT + count - 1. */
 int spec_count(void);
 const char *spec_type_name(int kind);

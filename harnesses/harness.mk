@@ -26,7 +26,7 @@ HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
 # The targets of `make plain-cpython` learn shared memory first (below).
 HARNESS_CFLAGS += $(if $(HARNESS_PLAIN),-DFTFUZZ_PLAIN_ACCESSES)
 
-$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
+$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/schedule_bytes.h include/ftfuzz/env.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
 

@@ -12,7 +12,8 @@
  *      program's input, not part of the race);
  *   3. opens a scheduler session, starts one real Python thread per thread
  *      body with _thread.start_joinable_thread and joins them all, still
- *      under the scheduler;
+ *      under the scheduler (from C for a scenario, see
+ *      harness_start_and_join);
  *   4. closes the session with the main thread detached, so that a thread
  *      still finishing can stop the world;
  *   5. collects garbage again: the debug build's collector checks the
@@ -35,6 +36,8 @@
 #endif
 
 static PyObject *run_threads;    /* _ftfuzz_runner.run(bodies) */
+static PyObject *start_joinable;  /* _thread.start_joinable_thread */
+static PyObject *join_name;       /* "join", a handle's method */
 static PyObject *gc_collect;
 
 /* The program being executed; one at a time per process. */
@@ -240,6 +243,18 @@ harness_init(const char *argv0, int family)
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
     harness_load_spec(family);
+    /* only a scenario's start-up makes these: the other targets' start
+     * stays as their stored inputs knew it */
+    if (family == HARNESS_SPEC && spec_is_scenario()) {
+        PyObject *thread_mod = PyImport_ImportModule("_thread");
+        start_joinable = thread_mod ? PyObject_GetAttrString(
+                                          thread_mod, "start_joinable_thread")
+                                    : NULL;
+        Py_XDECREF(thread_mod);
+        join_name = PyUnicode_InternFromString("join");
+        if (!start_joinable || !join_name)
+            harness_die("cannot set up the scenario's runner");
+    }
     /*
      * One thread, started and joined here, outside any session: the first
      * thread a free-threaded interpreter creates makes it immortalize every
@@ -367,6 +382,44 @@ harness_collect(void)
     Py_DECREF(r);
 }
 
+/*
+ * A scenario's threads are started and joined from C: the main thread
+ * then runs no Python inside the session, so a profiler or tracer that the
+ * scenario installs on every thread (threading.setprofile_all_threads)
+ * runs only in the scenario's own threads, and a failure is never the
+ * harness's.  The other targets keep the Python runner: dropping its
+ * frames moves the steps of every execution, which the stored inputs of
+ * corpus/regressions rely on.  0, or -1 with the exception set.
+ */
+static int
+harness_start_and_join(PyObject *bodies)
+{
+    Py_ssize_t n = PyList_GET_SIZE(bodies);
+    PyObject *handles = PyList_New(n);
+    if (handles == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *h = PyObject_CallOneArg(start_joinable,
+                                          PyList_GET_ITEM(bodies, i));
+        if (h == NULL) {
+            Py_DECREF(handles);
+            return -1;
+        }
+        PyList_SET_ITEM(handles, i, h);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = PyObject_CallMethodNoArgs(PyList_GET_ITEM(handles, i),
+                                                join_name);
+        if (r == NULL) {
+            Py_DECREF(handles);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(handles);
+    return 0;
+}
+
 static ftfuzz_sched_result
 harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
                 int reset, int check)
@@ -409,10 +462,15 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     }
     if (ftfuzz_sched_begin(&cfg) != 0)
         harness_die("cannot open a scheduler session");
-    r = PyObject_CallOneArg(run_threads, bodies);
-    if (r == NULL)
-        harness_die("starting or joining the program's threads failed");
-    Py_DECREF(r);
+    if (start_joinable) {
+        if (harness_start_and_join(bodies) < 0)
+            harness_die("starting or joining the program's threads failed");
+    } else {
+        r = PyObject_CallOneArg(run_threads, bodies);
+        if (r == NULL)
+            harness_die("starting or joining the program's threads failed");
+        Py_DECREF(r);
+    }
     PyThreadState *ts = PyEval_SaveThread();
     res = ftfuzz_sched_end();
     PyEval_RestoreThread(ts);

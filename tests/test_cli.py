@@ -71,6 +71,22 @@ def test_explore_reports_a_program_not_built_with_ftfuzz_cc(tmp_path):
     assert "was the program built with scripts/ftfuzz-cc?" in r.stdout
 
 
+@pytest.mark.parametrize("strategy,message", [
+    ("pct:0", "bad strategy 'pct:0': D must be a number in 1..64"),
+    ("random:2", "bad strategy 'random:2': P must be a number in 0..1"),
+    ("nonsense", "bad strategy 'nonsense'"),
+])
+def test_explore_refuses_a_bad_strategy_before_running(tmp_path, strategy,
+                                                      message):
+    """The CLI reads the strategy with the scheduler's own parser: a bad
+    one is the user's error, not a failed calibration run."""
+    r = run("explore", "--strategy", strategy, "--iterations", "3", "--out",
+            str(tmp_path), "--", "/bin/true")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr, r.stderr
+    assert "calibration" not in r.stderr
+
+
 def test_env_lists_the_variables():
     r = run("env")
     assert r.returncode == 0

@@ -25,6 +25,7 @@
 #include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/sched.h"
 
 /* --- the command table ------------------------------------------------------ */
 
@@ -409,7 +410,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
-    /* empty: the target's own default (pctlog:3, harness_explore) */
+    /* empty: the target's own default (the portfolio, harness_explore) */
     const char *strategy = flag("explore", "--strategy");
     char *scenario = realpath(argv[0], NULL);
     if (!scenario) {
@@ -576,7 +577,13 @@ cmd_explore(int argc, char **argv)
     snprintf(strategy, sizeof strategy, "%s",
              *flag("explore", "--strategy") ? flag("explore", "--strategy")
                                             : "pct:3");
-    if (!strncmp(strategy, "replay", 6)) {
+    ftfuzz_strategy_spec spec;
+    char bad[512];
+    if (ftfuzz_strategy_spec_parse(strategy, &spec, bad, sizeof bad)) {
+        fprintf(stderr, "ftfuzz explore: %s\n", bad);
+        return 2;
+    }
+    if (spec.kind == FTFUZZ_STRATEGY_REPLAY) {
         fprintf(stderr, "ftfuzz explore: use 'ftfuzz replay' for traces\n");
         return 2;
     }
@@ -615,8 +622,8 @@ cmd_explore(int argc, char **argv)
     struct run_result r;
 
     /* PCT needs k, the length of a run: measure it with one run. */
-    if ((!strncmp(strategy, "pct:", 4) || !strncmp(strategy, "pctlog:", 7))
-        && !strstr(strategy, ":k=")) {
+    if ((spec.kind == FTFUZZ_STRATEGY_PCT
+         || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) && spec.k == 0) {
         snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=pct:1");
         snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
                  (unsigned long long)seed);
