@@ -161,8 +161,11 @@ needs_plain_cpython = pytest.mark.skipif(
 def test_stringio_init_against_truncate_found_with_io_plain_points(tmp_path):
     """gh-150695: __init__ and truncate() reallocate one StringIO buffer at
     once; the window lies between plain accesses of self->buf."""
-    r = run([FTFUZZ, "explore", "--plain-accesses", "--quiet",
-             "--iterations", "1000", "--out", str(tmp_path), STRINGIO])
+    # pct:3: on this build it found the race at schedule 226; pctlog:3 and
+    # the default portfolio did not within 1,000 (docs/scheduler.md)
+    r = run([FTFUZZ, "explore", "--plain-accesses", "--quiet", "--strategy",
+             "pct:3", "--iterations", "1000", "--out", str(tmp_path),
+             STRINGIO])
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILING schedule" in r.stdout
     saved = tmp_path / "explore-stringio_init_truncate"
@@ -175,7 +178,7 @@ def test_stringio_init_against_truncate_found_with_io_plain_points(tmp_path):
 
 @needs_plain_cpython
 def test_stringio_init_against_truncate_not_found_without(tmp_path):
-    r = run([FTFUZZ, "explore", "--quiet", "--iterations", "1000", "--out",
-             str(tmp_path), STRINGIO])
+    r = run([FTFUZZ, "explore", "--quiet", "--strategy", "pct:3",
+             "--iterations", "1000", "--out", str(tmp_path), STRINGIO])
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no failing schedule in 1000 iterations" in r.stdout
