@@ -394,11 +394,105 @@ stats_finding(const char *kind)
                kind);
 }
 
+/*
+ * Plain-access points (a target built against the fuzz-plain CPython,
+ * `make plain-cpython`, or any target with FTFUZZ_PLAIN_LEARN=1, for
+ * extension modules built with `ftfuzz-ext-cc --plain-accesses`;
+ * docs/scheduler.md).  Before a program runs under a
+ * schedule, one run of it without preemption, in a child of its own,
+ * learns which memory its threads share, and every later session starts
+ * with that set: a per-run filter alone would miss the first race of a
+ * run, whose first accesses come before a second thread's touch.  The set
+ * depends on the program's operations only, never on its schedule, so a
+ * replay learns the same one; it is kept while the operations stay the
+ * same (an exploration learns once).
+ */
+#define PLAIN_MAX (1u << 16)
+
+struct plain_set {
+    size_t n;
+    uintptr_t granules[PLAIN_MAX];
+};
+
+static struct plain_set *plain;
+
+/* Learn or not, decided once per process, the same way in a replay. */
+static int
+harness_plain_wanted(void)
+{
+    static int wanted = -1;
+    if (wanted < 0) {
+        int mode = ftfuzz_plain_learn_mode();
+#ifdef FTFUZZ_PLAIN_ACCESSES
+        wanted = mode != FTFUZZ_PLAIN_LEARN_NEVER;
+#else
+        wanted = mode == FTFUZZ_PLAIN_LEARN_ALWAYS;
+#endif
+    }
+    return wanted;
+}
+
+static void
+harness_plain_learn(const prog_program *p)
+{
+    static prog_program q;
+    static uint8_t enc[1 << 16];
+    static uint64_t learned_key;
+    static int learned;
+    q = *p;
+    memset(&q.schedule, 0, sizeof q.schedule);
+    q.schedule.strategy = PROG_SCHED_BYTES_OPS;
+    size_t n = prog_encode(&q, enc, sizeof enc);
+    uint64_t key = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ enc[i]) * 0x100000001b3ull;
+    if (learned && key == learned_key)
+        return;
+    if (plain == NULL) {
+        plain = mmap(NULL, sizeof *plain, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (plain == MAP_FAILED) {
+            perror("ftfuzz harness: mmap");
+            abort();
+        }
+    }
+    plain->n = 0;
+    ftfuzz_plain_set_known(NULL, 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("ftfuzz harness: fork");
+        abort();
+    }
+    if (pid == 0) {
+        /* quiet: a failure here is the real run's to report */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        in_run = 1;
+        harness_run(&q, FTFUZZ_FAMILY, 0);
+        plain->n = ftfuzz_plain_shared(plain->granules, PLAIN_MAX);
+        _exit(0);
+    }
+    while (waitpid(pid, NULL, 0) < 0)
+        ;
+    ftfuzz_plain_set_known(plain->granules,
+                           plain->n < PLAIN_MAX ? plain->n : PLAIN_MAX);
+    learned_key = key;
+    learned = 1;
+}
+
 /* Runs p in a child forked from this initialised process; *died is the
  * child's wait status when it did not exit with 0. */
 static ftfuzz_sched_result
 harness_fork_execution(const prog_program *p, int *died)
 {
+    if (harness_plain_wanted())
+        harness_plain_learn(p);
     if (shared == NULL) {
         shared = mmap(NULL, sizeof *shared + ncounters,
                       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -765,6 +859,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (harness_forking()) {
         r = harness_run_forked(p);
     } else {
+        if (harness_plain_wanted())
+            harness_plain_learn(p);   /* in a child: it may crash */
         in_run = 1;
         r = harness_run(p, FTFUZZ_FAMILY, 1);
         if (p->nthreads)

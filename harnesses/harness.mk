@@ -23,6 +23,8 @@ HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
 # counters would never be registered.  Targets link with -fsanitize=fuzzer
 # (plus the sanitizer of the CPython build) only.
 HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
+# The targets of `make plain-cpython` learn shared memory first (below).
+HARNESS_CFLAGS += $(if $(HARNESS_PLAIN),-DFTFUZZ_PLAIN_ACCESSES)
 
 $(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/schedule_bytes.h include/ftfuzz/env.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
@@ -57,3 +59,26 @@ $(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options include/ftfuzz/limits.def
 all: $(FUZZ_TARGETS) $(FUZZ_TARGETS:=.dict) $(FUZZ_TARGETS:=.options)
 .SECONDARY: $(HARNESS_OBJS)
 endif
+
+# --- plain-access points in CPython (docs/scheduler.md) -------------------------
+#
+# `make plain-cpython` builds a fuzz CPython whose PLAIN_ACCESS_FILES are
+# compiled with plain-access points (its own cache key; the link
+# build/cpython-fuzz-plain), then the fuzz_spec target against it, with the
+# runtime and harness, in build/plain/ (`ftfuzz explore --plain-accesses
+# SCENARIO.py` runs that one).  Not part of `all` or `check`: it is one more
+# CPython build (about 4 minutes on 2 cores).
+PLAIN_ACCESS_FILES ?= Modules/_io/*.c
+.PHONY: plain-cpython
+plain-cpython: deps
+	FTFUZZ_PLAIN_ACCESS_FILES='$(PLAIN_ACCESS_FILES)' scripts/build-cpython.sh --variant fuzz
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/plain \
+	    CPYTHON_FUZZ_DIR=$(BUILD)/cpython-fuzz-plain HARNESS_PLAIN=1 \
+	    $(BUILD)/plain/fuzz/fuzz_spec $(BUILD)/plain/wrap.flags
+
+# The CPython scenario of plain-access points (tests/test_plain_access.py,
+# StringIO.__init__ against truncate(), gh-150695); make check skips it
+# unless plain-cpython was built.
+.PHONY: check-plain-cpython
+check-plain-cpython: plain-cpython all
+	$(PYTEST) -q tests/test_plain_access.py -k stringio

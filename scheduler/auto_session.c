@@ -25,6 +25,10 @@
 static ftfuzz_strategy *auto_strategy;
 static int auto_done;
 
+/* Defined (as an absolute symbol) by `ftfuzz-cc --plain-accesses` at link
+ * time: the program has plain-access points, so learn its shared memory
+ * first (plain_access.c). */
+extern const char ftfuzz_plain_accesses_linked[] __attribute__((weak));
 
 /* Writes the closing line and the result file; once. */
 static void
@@ -32,6 +36,7 @@ auto_finish(int verdict, int sig)
 {
     if (__atomic_exchange_n(&auto_done, 1, __ATOMIC_SEQ_CST))
         return;
+    sched_plain_auto_finish();
     ftfuzz_sched_result r = ftfuzz_sched_snapshot();
     if (sched.trace_out[0])
         ftfuzz_sched_write_trace(sched.trace_out);
@@ -148,12 +153,15 @@ auto_session_start(int argc, char **argv)
         fprintf(stderr, "ftfuzz: FTFUZZ_STRATEGY: %s\n", err);
         exit(2);
     }
+    /* in the learning child: its fixed schedule instead */
+    ftfuzz_strategy *learn =
+        ftfuzz_plain_accesses_linked ? sched_plain_auto_learn() : NULL;
     static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         signal(sigs[i], auto_crash);
     atexit(auto_exit);
     ftfuzz_sched_config cfg = {
-        .strategy = auto_strategy,
+        .strategy = learn ? learn : auto_strategy,
         .trace_out = ftfuzz_env_str("FTFUZZ_TRACE_OUT"),
         .on_finding = auto_on_finding,
     };

@@ -60,6 +60,8 @@ static const char *const point_kind_names[FTFUZZ_POINT_KIND_COUNT] = {
     [FTFUZZ_POINT_SPIN_UNLOCK] = "spin_unlock",
     [FTFUZZ_POINT_BARRIER_WAIT] = "barrier_wait",
     [FTFUZZ_POINT_ONCE] = "once",
+    [FTFUZZ_POINT_PLAIN_LOAD] = "plain_load",
+    [FTFUZZ_POINT_PLAIN_STORE] = "plain_store",
 };
 
 FTFUZZ_EXPORT const char *
@@ -333,8 +335,9 @@ sched_point(struct sched_thread *self, int kind, const void *site)
     sched_decide(self, kind, site);
 }
 
-__attribute__((noinline)) static void
-sched_atomic_slow(struct sched_thread *self, int kind, const void *site)
+/* An access point (atomic or plain) whose step reached ftfuzz_sched_next. */
+__attribute__((noinline)) void
+sched_access_point(struct sched_thread *self, int kind, const void *site)
 {
     if (ftfuzz_sched_step >= sched.run_start + sched.quantum && kind != 0)
         kind = FTFUZZ_POINT_QUANTUM;
@@ -352,13 +355,13 @@ ftfuzz_atomic_point(const volatile void *addr, int kind)
         /* the access happens right after this returns, with the turn:
          * record it then, in the order the accesses take effect */
         if (ftfuzz_sched_step >= sched.consult)
-            sched_atomic_slow(self, kind, __builtin_return_address(0));
+            sched_access_point(self, kind, __builtin_return_address(0));
         else
             ftfuzz_sched_next = ftfuzz_sched_step + 1;
         sched_rf_access(self->id, addr, kind, __builtin_return_address(0));
         return;
     }
-    sched_atomic_slow(self, kind, __builtin_return_address(0));
+    sched_access_point(self, kind, __builtin_return_address(0));
 }
 
 FTFUZZ_EXPORT void
@@ -560,6 +563,7 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     sched.reads_from = cfg->reads_from;
     /* also without reads_from: no pairs of an earlier session survive */
     sched_rf_reset();
+    sched_plain_session_begin();
     if (cfg->trace_out)
         snprintf(sched.trace_out, sizeof sched.trace_out, "%s",
                  cfg->trace_out);

@@ -165,6 +165,8 @@ sched_set_self(struct sched_thread *t)
 
 /* core.c */
 void sched_point(struct sched_thread *self, int kind, const void *site);
+void sched_access_point(struct sched_thread *self, int kind,
+                        const void *site);
 int sched_block(struct sched_thread *self, int kind, const void *obj,
                 uint64_t deadline, const void *site);
 int sched_acquire(struct sched_thread *self, int kind, void *obj,
@@ -227,6 +229,15 @@ void sched_rf_reset(void);
 void sched_rf_access(unsigned tid, const volatile void *addr, int kind,
                      const void *site);
 void sched_rf_fold(uint8_t *counters, size_t n);
+
+/* plain_access.c */
+void sched_plain_session_begin(void);
+/* Before the automatic session opens: loads FTFUZZ_PLAIN_SHARED, or learns
+ * the shared set in a forked child; returns the learning strategy in that
+ * child, NULL in the program itself. */
+ftfuzz_strategy *sched_plain_auto_learn(void);
+/* In the learning child: report the shared set to the parent. */
+void sched_plain_auto_finish(void);
 
 /* report.c */
 void sched_report_threads(char **buf, size_t *len, size_t *cap);

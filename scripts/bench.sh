@@ -4,6 +4,7 @@
 # (between the "scheduler" and "harness" markers).
 #
 #   scripts/bench.sh [--help]
+#   scripts/bench.sh --plain-accesses   only the section of --plain-accesses
 #
 # Each figure is the median of 5 runs.  Run it on an otherwise idle machine:
 # hand-off latency in particular depends on a free core.
@@ -14,10 +15,12 @@ bench=$root/build/tests/bench
 out=$root/BENCHMARKS.md
 
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then
-    sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 fi
-for p in sched_bench sched_bench_plain; do
+only_plain=0
+[[ ${1:-} == --plain-accesses ]] && only_plain=1
+for p in sched_bench sched_bench_plain sched_bench_pa; do
     if [[ ! -x $bench/$p ]]; then
         echo "bench.sh: $bench/$p is missing; run 'make all' first" >&2
         exit 2
@@ -27,18 +30,6 @@ done
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
 five() { for _ in 1 2 3 4 5; do "$@"; done; }
-
-echo "bench: cost of a scheduling point (5 x 200M atomic loads)..."
-plain_point=$(five "$bench/sched_bench_plain" point 200000000 | field idle_ns_per_point | median)
-points=$(five "$bench/sched_bench" point 200000000)
-idle_point=$(field idle_ns_per_point <<< "$points" | median)
-session_point=$(field session_ns_per_point <<< "$points" | median)
-echo "bench: hand-off latency (5 x 2 threads, a switch at about every other point)..."
-handoff=$(five "$bench/sched_bench" handoff 100000 | field ns_per_switch | median)
-echo "bench: lock-heavy program (4 threads x 20,000 mutex round trips)..."
-locks_native=$(five "$bench/sched_bench_plain" locks 20000 | field seconds | median)
-locks_sched=$(five "$bench/sched_bench" locks 20000 | field seconds | median)
-ratio=$(awk -v a="$locks_sched" -v b="$locks_native" 'BEGIN {printf "%.1f", a / b}')
 
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 machine="$(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), $(date -u +%Y-%m-%d)"
@@ -64,6 +55,56 @@ PY
     fi
     echo "$section"
 }
+
+# --- plain-access points (ftfuzz-cc --plain-accesses) ------------------------------
+
+echo "bench: plain loads in a session, without and with plain-access points (5 x 3 x 20M)..."
+nopa=$(five "$bench/sched_bench" plain 20000000)
+pa=$(five "$bench/sched_bench_pa" plain 20000000)
+med() { field "$1" <<< "$2" | median; }
+echo "bench: the lock-heavy program as one schedule, without and with (5 runs each)..."
+lk=$(five "$bench/sched_bench" locks 20000)
+lkpa=$(five "$bench/sched_bench_pa" locks 20000)
+per_point() {
+    awk '{for (i = 1; i < NF; i++) { if ($i == "steps") st = $(i + 1);
+          if ($i == "cpu_seconds") s = $(i + 1) } printf "%.1f\n", s * 1e9 / st}' <<< "$1" | median
+}
+load=$(cut -d' ' -f1 /proc/loadavg)
+write_section plain-accesses "## Plain-access points (\`ftfuzz-cc --plain-accesses\`)
+
+Command: \`scripts/bench.sh --plain-accesses\` (also part of \`make bench\`;
+tests/bench/sched_bench.c built without plain-access points, sched_bench,
+and with \`-fsanitize-coverage=edge,trace-loads,trace-stores\`,
+sched_bench_pa).  Machine: $machine; load average $load when run.
+Medians of 5 runs.  The plain loads are timed in the thread's CPU time and
+the schedule also in the process's, so a busy machine shows less in them
+than in the wall-clock figure.
+
+| figure | without | with --plain-accesses |
+|---|---|---|
+| volatile load of the thread's own stack (stack filter) | $(med stack_ns "$nopa") ns | $(med stack_ns "$pa") ns |
+| volatile load of memory only this thread touched (owner filter) | $(med own_ns "$nopa") ns | $(med own_ns "$pa") ns |
+| volatile load of memory two threads touched (a point that does not switch) | $(med shared_ns "$nopa") ns | $(med shared_ns "$pa") ns |
+| lock-heavy program (4 threads x 20,000 mutex round trips, pct:3), points per schedule | $(med steps "$lk") | $(med steps "$lkpa") |
+| the same, switches per schedule | $(med switches "$lk") | $(med switches "$lkpa") |
+| the same, wall seconds per schedule | $(med ' seconds' "$lk") s | $(med ' seconds' "$lkpa") s |
+| the same, CPU seconds per schedule (all threads) | $(med cpu_seconds "$lk") s | $(med cpu_seconds "$lkpa") s |
+| the same, CPU ns per point | $(per_point "$lk") ns | $(per_point "$lkpa") ns |"
+if ((only_plain)); then
+    exit 0
+fi
+
+echo "bench: cost of a scheduling point (5 x 200M atomic loads)..."
+plain_point=$(five "$bench/sched_bench_plain" point 200000000 | field idle_ns_per_point | median)
+points=$(five "$bench/sched_bench" point 200000000)
+idle_point=$(field idle_ns_per_point <<< "$points" | median)
+session_point=$(field session_ns_per_point <<< "$points" | median)
+echo "bench: hand-off latency (5 x 2 threads, a switch at about every other point)..."
+handoff=$(five "$bench/sched_bench" handoff 100000 | field ns_per_switch | median)
+echo "bench: lock-heavy program (4 threads x 20,000 mutex round trips)..."
+locks_native=$(five "$bench/sched_bench_plain" locks 20000 | field seconds | median)
+locks_sched=$(five "$bench/sched_bench" locks 20000 | field seconds | median)
+ratio=$(awk -v a="$locks_sched" -v b="$locks_native" 'BEGIN {printf "%.1f", a / b}')
 
 write_section scheduler "## Scheduler microbenchmarks
 

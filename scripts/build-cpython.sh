@@ -17,6 +17,7 @@ SCRIPT_VERSION=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOOK_HEADER=$ROOT/include/ftfuzz/atomic_hooks.h
 HOOK_STUB=$ROOT/scripts/cpython-hook-stub.c
+PLAIN_STUB=$ROOT/scripts/cpython-plain-stub.c
 COVERAGE_IGNORE=$ROOT/scripts/cpython-coverage-ignore.txt
 
 # The default source: Debian trixie's python3.13 source package.
@@ -53,6 +54,13 @@ options (each also settable by the environment variable in brackets):
   --jobs N               parallel make jobs (default: nproc) [JOBS]
   --cc CC                compiler (default clang-19)
   --extra-cflags FLAGS   added to CPython's CFLAGS (after the variant's)
+  --plain-access-files GLOBS
+                         fuzz variant: compile the source files matching
+                         these blank-separated globs (relative to the
+                         source tree, e.g. 'Modules/_io/*.c') with
+                         plain-access points (docs/scheduler.md); the
+                         build is <variant>-plain, with its own key and link
+                         name [FTFUZZ_PLAIN_ACCESS_FILES]
   --extra-ldflags FLAGS  added to CPython's LDFLAGS and to PY_LDFLAGS
                          (any of these three makes the build
                          <variant>-custom: its own key and link name;
@@ -109,6 +117,7 @@ FORCE=0
 CUSTOM=0
 EXTRA_CFLAGS=
 EXTRA_LDFLAGS=
+PLAIN_ACCESS_FILES=${FTFUZZ_PLAIN_ACCESS_FILES:-}
 
 need_arg() {
     if (($# < 2)) || [[ -z $2 ]]; then
@@ -136,6 +145,8 @@ while (($#)); do
         --extra-cflags=*) EXTRA_CFLAGS=${1#*=}; CUSTOM=1 ;;
         --extra-ldflags) (($# >= 2)) || need_arg "$@"; EXTRA_LDFLAGS=$2; CUSTOM=1; shift ;;
         --extra-ldflags=*) EXTRA_LDFLAGS=${1#*=}; CUSTOM=1 ;;
+        --plain-access-files) need_arg "$@"; PLAIN_ACCESS_FILES=$2; shift ;;
+        --plain-access-files=*) PLAIN_ACCESS_FILES=${1#*=} ;;
         --force) FORCE=1 ;;
         --print-key) PRINT_KEY=1 ;;
         --print-src) PRINT_SRC=1 ;;
@@ -176,6 +187,11 @@ VARIANT_NAME=$VARIANT
 [[ $SANITIZER == address ]] && VARIANT_NAME=$VARIANT-asan
 # Another compiler or extra flags: a build of its own, never taken for the
 # standard one (build/cpython-fuzz stays what the Makefile expects).
+if [[ -n $PLAIN_ACCESS_FILES ]]; then
+    [[ $VARIANT == fuzz ]] ||
+        die "--plain-access-files applies to the fuzz variant only"
+    VARIANT_NAME=$VARIANT_NAME-plain
+fi
 ((CUSTOM)) && VARIANT_NAME=$VARIANT_NAME-custom
 
 command -v "$CC_NAME" >/dev/null 2>&1 ||
@@ -499,6 +515,12 @@ read -r -a words <<<"$EXTRA_LDFLAGS"
 LDFLAGS_EXTRA+=("${words[@]}")
 PY_LDFLAGS_EXTRA+=("${words[@]}")
 
+# Plain-access points on the selected files only: a target-specific
+# CFLAGS_NODIST for each of their objects, appended to the Makefile after
+# configure (CPython compiles every file with $(CFLAGS_NODIST)).  The
+# fuzz variant's libFuzzer coverage gives trace-loads/stores its level.
+PLAIN_ACCESS_FLAGS=-fsanitize-coverage=trace-loads,trace-stores
+
 # What the key hashes, one item a line; kept in the prefix as
 # ftfuzz-build-info.txt.  The repository path is replaced by <ROOT> so that two
 # checkouts of ftfuzz share a cache.
@@ -513,6 +535,10 @@ key_manifest() {
     echo "configure: ${CONFIGURE_FLAGS[*]} ${CONFIGURE_EXTRA[*]}"
     echo "cflags: ${CFLAGS_EXTRA[*]//$ROOT/<ROOT>}"
     echo "ldflags: ${LDFLAGS_EXTRA[*]}"
+    # only when set: the standard builds keep their key
+    [[ -z $PLAIN_ACCESS_FILES ]] ||
+        echo "plain-access-files: $PLAIN_ACCESS_FILES ($PLAIN_ACCESS_FLAGS)" \
+             "$(sha256_of_file "$PLAIN_STUB")"
     if [[ $VARIANT == fuzz ]]; then
         # The plain variant uses none of these, so editing them does not
         # rebuild it.
@@ -648,6 +674,11 @@ if [[ $VARIANT == fuzz ]]; then
     STUB_OBJ=$TMP/ftfuzz-hook-stub.o
     "$CC_NAME" -O2 -c "$HOOK_STUB" -o "$STUB_OBJ" ||
         die "cannot compile $HOOK_STUB"
+    if [[ -n $PLAIN_ACCESS_FILES ]]; then
+        "$CC_NAME" -O2 -c "$PLAIN_STUB" -o "$TMP/ftfuzz-plain-stub.o" ||
+            die "cannot compile $PLAIN_STUB"
+        STUB_OBJ="$STUB_OBJ $TMP/ftfuzz-plain-stub.o"
+    fi
 fi
 
 step "[2/5] configure ${CONFIGURE_FLAGS[*]} ${CONFIGURE_EXTRA[*]} (log: $LOG_DIR/configure.log)"
@@ -679,6 +710,24 @@ if grep -q -- '-o 0 -o 1 -o 2 ' "$BUILD_DIR/Makefile"; then
     sed -i 's/-o 0 -o 1 -o 2 /-o 0 /' "$BUILD_DIR/Makefile"
 fi
 step_done
+
+if [[ -n $PLAIN_ACCESS_FILES ]]; then
+    nplain=0
+    read -r -a globs <<<"$PLAIN_ACCESS_FILES"
+    for g in "${globs[@]}"; do
+        matched=0
+        for f in "$BUILD_DIR"/$g; do
+            [[ -f $f && $f == *.c ]] || continue
+            rel=${f#"$BUILD_DIR"/}
+            printf '%s: CFLAGS_NODIST += %s\n' "${rel%.c}.o" \
+                "$PLAIN_ACCESS_FLAGS" >>"$BUILD_DIR/Makefile"
+            matched=1
+            nplain=$((nplain + 1))
+        done
+        ((matched)) || die "--plain-access-files: '$g' matches no .c file in the source tree"
+    done
+    note "    plain-access points in $nplain source files ($PLAIN_ACCESS_FILES)"
+fi
 
 step "[3/5] make -j$JOBS (log: $LOG_DIR/make.log)"
 run_logged "$LOG_DIR/make.log" "make" make -C "$BUILD_DIR" -j"$JOBS"
@@ -728,7 +777,7 @@ INCLUDE_DIR=$PREFIX/include/python$PY_LDVERSION
 libs=()
 declare -A seen=()
 for w in $(sysvar LIBS) $(sysvar MODLIBS) $(sysvar SYSLIBS) -lm -ldl -lpthread -lutil; do
-    [[ -n $STUB_OBJ && $w == "$STUB_OBJ" ]] && continue
+    [[ -n $STUB_OBJ && " $STUB_OBJ " == *" $w "* ]] && continue
     [[ -n ${seen[$w]:-} ]] && continue
     seen[$w]=1
     libs+=("$w")
@@ -741,6 +790,14 @@ command -v "$NM" >/dev/null 2>&1 || NM="nm"
 hook_syms=$("$NM" "$STAGE/lib/$LIBRARY" 2>/dev/null | grep -E ' ftfuzz_(atomic_point|hook_active)$' || true)
 if grep -qE ' [A-TV-Z] ftfuzz_' <<<"$hook_syms"; then
     die "$LIBRARY defines an ftfuzz hook symbol: the stub must not be part of libpython"
+fi
+if [[ -n $PLAIN_ACCESS_FILES ]]; then
+    # grep -c reads to the end: grep -q would leave nm a broken pipe,
+    # which pipefail turns into a failure
+    plain_calls=$("$NM" "$STAGE/lib/$LIBRARY" 2>/dev/null |
+                  grep -cE ' U __sanitizer_cov_(load|store)[1248]$' || true)
+    ((plain_calls > 0)) ||
+        die "$LIBRARY has no plain-access callback: --plain-access-files was not applied"
 fi
 if [[ $VARIANT == fuzz ]]; then
     grep -q ' U ftfuzz_atomic_point$' <<<"$hook_syms" ||

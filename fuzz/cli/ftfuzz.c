@@ -443,8 +443,24 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
                 strerror(errno));
         return 2;
     }
-    char target[4200];
-    if (cli_target_path("explore", "fuzz_spec", target, sizeof target)) {
+    char target[4200], tdir[4200] = "";
+    int plain = *flag("explore", "--plain-accesses") != 0;
+    if (plain) {
+        /* the fuzz_spec of `make plain-cpython`, beside the usual ones */
+        char rel[4200];
+        snprintf(rel, sizeof rel, "%s/../plain/fuzz", cli_targets_dir());
+        if (!realpath(rel, tdir))
+            snprintf(tdir, sizeof tdir, "%s", rel);
+        snprintf(target, sizeof target, "%s/fuzz_spec", tdir);
+        if (access(target, X_OK) != 0) {
+            fprintf(stderr, "ftfuzz explore: %s is not built: run 'make "
+                            "plain-cpython' in the ftfuzz checkout\n",
+                    target);
+            free(scenario);
+            return 2;
+        }
+    } else if (cli_target_path("explore", "fuzz_spec", target,
+                               sizeof target)) {
         free(scenario);
         return 2;
     }
@@ -531,6 +547,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     FILE *f = fopen(meta, "w");
     if (!f || fprintf(f, "target: fuzz_spec\nspec: %s\n", scenario) < 0
+        || (plain && fprintf(f, "targets-dir: %s\n", tdir) < 0)
         || fclose(f) != 0) {
         fprintf(stderr, "ftfuzz explore: cannot write %s\n", meta);
         free(scenario);
@@ -633,6 +650,12 @@ cmd_explore(int argc, char **argv)
     size_t plen = strlen(prog[0]);
     if (!dd && plen > 3 && !strcmp(prog[0] + plen - 3, ".py"))
         return explore_scenario(c, argc - first, prog);
+    if (*flag("explore", "--plain-accesses")) {
+        fprintf(stderr, "ftfuzz explore: --plain-accesses is for scenarios; "
+                        "a program gets plain-access points from "
+                        "'scripts/ftfuzz-cc --plain-accesses'\n");
+        return 2;
+    }
     uint64_t iterations, seed, max_steps, watchdog, expect_exit;
     if (parse_u64("explore", "--iterations", &iterations)
         || parse_u64("explore", "--seed", &seed)
@@ -680,7 +703,13 @@ cmd_explore(int argc, char **argv)
     snprintf(result, sizeof result, "%s/last.result", out);
     snprintf(log, sizeof log, "%s/last.log", out);
     char env_strategy[320], env_seed[64], env_trace[4200], env_result[4200];
-    char env_steps[64], env_watchdog[64];
+    char env_steps[64], env_watchdog[64], plain[4096], env_plain[4200];
+    /* A --plain-accesses program learns its shared memory with one run of
+     * its own; this file keeps the first one's for the rest (the set is a
+     * function of the program, so a replay that learns anew gets it too). */
+    snprintf(plain, sizeof plain, "%s/last.plain", out);
+    unlink(plain);
+    snprintf(env_plain, sizeof env_plain, "FTFUZZ_PLAIN_SHARED=%s", plain);
     snprintf(env_trace, sizeof env_trace, "FTFUZZ_TRACE_OUT=%s", trace);
     snprintf(env_result, sizeof env_result, "FTFUZZ_RESULT=%s", result);
     snprintf(env_steps, sizeof env_steps, "FTFUZZ_MAX_STEPS=%llu",
@@ -688,7 +717,8 @@ cmd_explore(int argc, char **argv)
     snprintf(env_watchdog, sizeof env_watchdog, "FTFUZZ_WATCHDOG_SECONDS=%llu",
              (unsigned long long)watchdog);
     const char *env[] = { env_strategy, env_seed, env_trace, env_result,
-                          env_steps, env_watchdog, "FTFUZZ_QUIET=1", NULL };
+                          env_steps, env_watchdog, "FTFUZZ_QUIET=1",
+                          env_plain, NULL };
     struct explore_run x = {
         .prog = prog, .out = out, .trace = trace, .log = log,
         .result = result, .env = env,

@@ -924,6 +924,26 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
                         "lists them)\n", cmd, name);
         return -1;
     }
+    if (!*flag(cmd, "--targets-dir")) {
+        /* a scenario explored with --plain-accesses names its target's
+         * directory (build/plain/fuzz) in its .meta */
+        char line[4200], tdir[4096] = "";
+        FILE *mf = fopen(meta, "r");
+        while (mf && fgets(line, sizeof line, mf))
+            sscanf(line, "targets-dir: %4095s", tdir);
+        if (mf)
+            fclose(mf);
+        if (*tdir) {
+            snprintf(path, n, "%s/%s", tdir, name);
+            if (access(path, X_OK) != 0) {
+                fprintf(stderr, "ftfuzz %s: %s is not built: run 'make "
+                                "plain-cpython' in the ftfuzz checkout\n",
+                        cmd, path);
+                return -1;
+            }
+            return 0;
+        }
+    }
     return cli_target_path(cmd, name, path, n);
 }
 

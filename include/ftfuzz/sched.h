@@ -73,6 +73,10 @@ enum ftfuzz_point_kind {
     FTFUZZ_POINT_BARRIER_WAIT,
     /* pthread_once */
     FTFUZZ_POINT_ONCE,
+    /* a plain load or store of shared memory, in code built with
+     * --plain-accesses (scheduler/plain_access.c) */
+    FTFUZZ_POINT_PLAIN_LOAD,
+    FTFUZZ_POINT_PLAIN_STORE,
     FTFUZZ_POINT_KIND_COUNT
 };
 
@@ -309,6 +313,30 @@ FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
  * thread's points only when it loses the turn.  A no-op outside a session.
  */
 FTFUZZ_EXPORT void ftfuzz_sched_region(uint32_t region);
+ * Plain-access points (code built with --plain-accesses; docs/scheduler.md).
+ * A granule (8 bytes) is shared once two threads of a session touched it;
+ * from then on every access to it is a point.  ftfuzz_plain_shared copies
+ * up to max shared granule addresses (address >> 3) of the current or
+ * last session into out and returns how many there were;
+ * ftfuzz_plain_set_known makes granules shared from the start of every
+ * later session (a learned set: the first race of a run needs it, since
+ * the first thread's accesses came before a second thread's touch).
+ * Until ftfuzz_plain_set_known is first called (or a --plain-accesses
+ * program's automatic session starts), plain accesses are no points at
+ * all: the table is mapped then, so programs without them keep their
+ * memory layout.
+ */
+FTFUZZ_EXPORT size_t ftfuzz_plain_shared(uintptr_t *out, size_t max);
+FTFUZZ_EXPORT void ftfuzz_plain_set_known(const uintptr_t *granules,
+                                          size_t n);
+/* FTFUZZ_PLAIN_LEARN: whether to learn the set with one run first. */
+enum {
+    FTFUZZ_PLAIN_LEARN_NEVER,   /* 0 */
+    FTFUZZ_PLAIN_LEARN_ALWAYS,  /* 1 */
+    FTFUZZ_PLAIN_LEARN_AUTO,    /* auto: where plain-access points are
+                                   known to be compiled in */
+};
+FTFUZZ_EXPORT int ftfuzz_plain_learn_mode(void);
 
 /* Id of the calling thread in the session, or -1. */
 FTFUZZ_EXPORT int ftfuzz_sched_self(void);

@@ -5,6 +5,11 @@
  *                           hooks) and inside one that never switches
  *   sched_bench handoff N   ns per switch between two threads
  *   sched_bench locks N     seconds for 4 threads x N mutex round trips
+ *   sched_bench plain N     CPU ns per plain load in a session: of the thread's
+ *                           stack, of memory only it touched, of memory
+ *                           two threads touched (a point that does not
+ *                           switch); built a third time with
+ *                           --plain-accesses' flags (sched_bench_pa)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +38,16 @@ now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the calling thread: on a busy machine wall time would count
+ * the time it waited for a core. */
+static double
+cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -65,6 +80,24 @@ lock_worker(void *arg)
     return NULL;
 }
 
+static volatile int shared_plain[8];
+
+static __attribute__((noinline)) long
+plain_loop(volatile int *p, long n)
+{
+    long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += p[i & 7];
+    return sum;
+}
+
+static __attribute__((unused)) void *
+touch_shared(void *arg)
+{
+    (void)arg;
+    return (void *)plain_loop(shared_plain, 8);
+}
+
 #ifdef SCHED
 static ftfuzz_strategy *strategy;
 static ftfuzz_sched_result end(void);
@@ -72,6 +105,10 @@ static ftfuzz_sched_result end(void);
 static void
 begin_with(ftfuzz_strategy *s)
 {
+#ifdef PLAIN_ACCESSES
+    /* turns the plain-access points on (nothing known shared yet) */
+    ftfuzz_plain_set_known(NULL, 0);
+#endif
     strategy = s;
     ftfuzz_sched_config cfg = { .strategy = strategy,
                                 .max_steps = UINT64_MAX / 2,
@@ -165,18 +202,48 @@ main(int argc, char **argv)
 #else
         printf("handoff needs the scheduler\n");
 #endif
+    } else if (!strcmp(mode, "plain")) {
+#ifdef SCHED
+        begin("pct:1");
+#endif
+        volatile int local[8] = {0};
+        volatile int *own = calloc(8, sizeof *own);
+        /* another thread touches shared_plain first: shared from then on */
+        run_threads(1, touch_shared);
+        double t0 = cpu_now();
+        plain_loop(local, iterations);
+        double t1 = cpu_now();
+        plain_loop(own, iterations);
+        double t2 = cpu_now();
+        plain_loop(shared_plain, iterations);
+        double t3 = cpu_now();
+#ifdef SCHED
+        ftfuzz_sched_result r = end();
+        printf("steps %llu ", (unsigned long long)r.steps);
+#endif
+        printf("stack_ns %.3f own_ns %.3f shared_ns %.3f\n",
+               (t1 - t0) * 1e9 / iterations, (t2 - t1) * 1e9 / iterations,
+               (t3 - t2) * 1e9 / iterations);
+        free((void *)own);
     } else if (!strcmp(mode, "locks")) {
 #ifdef SCHED
         begin("pct:3");
 #endif
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         double t0 = now();
         run_threads(4, lock_worker);
         double t = now() - t0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        double cpu = (c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9;
 #ifdef SCHED
         ftfuzz_sched_result r = end();
-        printf("switches %llu ", (unsigned long long)r.switches);
+        printf("steps %llu switches %llu ", (unsigned long long)r.steps,
+               (unsigned long long)r.switches);
 #endif
-        printf("seconds %.4f counter %ld\n", t, counter);
+        /* cpu_seconds first: bench.sh's field() takes the last match */
+        printf("cpu_seconds %.4f seconds %.4f counter %ld\n", cpu, t,
+               counter);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

@@ -45,3 +45,23 @@ $(SCHED_TEST_DIR)/no_personality: tests/sched/no_personality.c
 	$(CC) $(SCHED_TEST_CFLAGS) $< -o $@
 
 TEST_PROGRAMS += $(SCHED_TEST_DIR)/no_personality
+
+# Plain-access bugs (tests/test_plain_access.py): built with
+# --plain-accesses, their correct twins likewise, and each bug without it.
+PLAIN_TESTS := plain_check_act plain_wrong_lock plain_reorder
+PLAIN_SINGLES := plain_private
+
+$(foreach p,$(PLAIN_TESTS) $(PLAIN_SINGLES),$(SCHED_TEST_DIR)/$(p)): $(SCHED_TEST_DIR)/%: tests/sched/%.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc --plain-accesses $(SCHED_TEST_CFLAGS) $< -o $@
+
+$(foreach p,$(PLAIN_TESTS),$(SCHED_TEST_DIR)/$(p)_correct): $(SCHED_TEST_DIR)/%_correct: tests/sched/%.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc --plain-accesses $(SCHED_TEST_CFLAGS) -DCORRECT $< -o $@
+
+$(foreach p,$(PLAIN_TESTS) $(PLAIN_SINGLES),$(SCHED_TEST_DIR)/$(p)_noplain): $(SCHED_TEST_DIR)/%_noplain: tests/sched/%.c $(SCHED_TEST_DEPS)
+	@mkdir -p $(@D)
+	scripts/ftfuzz-cc $(SCHED_TEST_CFLAGS) $< -o $@
+
+TEST_PROGRAMS += $(foreach p,$(PLAIN_TESTS),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_DIR)/$(p)_correct $(SCHED_TEST_DIR)/$(p)_noplain) \
+                 $(foreach p,$(PLAIN_SINGLES),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_DIR)/$(p)_noplain)
