@@ -80,6 +80,7 @@ struct replay_switch {
 /* What one execution of a fuzz input gave. */
 struct replay_outcome {
     char verdict[32];            /* passed, crash, assertion, ... */
+    char diagnosis[160];         /* CPython's, ftfuzz/diagnosis.h */
     int signal;
     unsigned long long hash, steps, switches;
     struct replay_switch *sw;    /* with_switches only; free() it */

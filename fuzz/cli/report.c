@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ftfuzz/diagnosis.h"
 #include "ftfuzz/program.h"
 #include "ftfuzz/symbolizer.h"
 
@@ -61,6 +62,8 @@ struct report {
     unsigned long long hash, steps, switches;
     int have_hash;
     char *finding;                     /* the scheduler's or oracle's report */
+    char diagnosis[160];               /* CPython's, ftfuzz/diagnosis.h */
+    char *diagnosis_text;              /* what the interpreter printed */
     /* from the report file */
     char preamble[8192];               /* a spec's imports and prelude */
     unsigned nobjects;
@@ -955,6 +958,13 @@ run_once(const char *target, const char *input, const char *dir,
         r->sched_id[t] = -1;
     classify(text, r);
     read_hash(text, r);
+    if (strcmp(r->verdict, "passed")) {
+        size_t len;
+        const char *d = ftfuzz_diagnosis_text(text, &len);
+        ftfuzz_diagnosis_kind(text, r->diagnosis, sizeof r->diagnosis);
+        if (d)
+            r->diagnosis_text = strndup(d, len);
+    }
     free(text);
     if (rr.exited && rr.status == 127) {
         fprintf(stderr, "ftfuzz replay: cannot run %s\n", target);
@@ -972,8 +982,10 @@ free_report(struct report *r)
 {
     free(r->sw);
     free(r->finding);
+    free(r->diagnosis_text);
     r->sw = NULL;
     r->finding = NULL;
+    r->diagnosis_text = NULL;
 }
 
 static void
@@ -981,9 +993,12 @@ print_report(const char *input, const char *target, struct report *r,
              const char *repro, const char *trace, const char *svg)
 {
     char v[128];
-    printf("verdict: %s\ntrace hash: 0x%016llx (%llu scheduling points, "
+    printf("verdict: %s\n", verdict_text(r, v, sizeof v));
+    if (r->diagnosis[0])
+        printf("diagnosis: %s\n", r->diagnosis);
+    printf("trace hash: 0x%016llx (%llu scheduling points, "
            "%llu switches; strategy %s)\ninput: %s (target %s)\n\n",
-           verdict_text(r, v, sizeof v), r->hash, r->steps, r->switches,
+           r->hash, r->steps, r->switches,
            r->strategy[0] ? r->strategy : "-", input, target);
 
     printf("== program (%s) ==\n", repro);
@@ -1026,6 +1041,12 @@ print_report(const char *input, const char *target, struct report *r,
                   || !strcmp(r->verdict, "fatal-error")
                   || !strcmp(r->verdict, "sanitizer")
                   || !strcmp(r->verdict, "exit");
+    if (r->diagnosis_text && crashed) {
+        printf("\n== CPython's diagnosis ==\n%s", r->diagnosis_text);
+        size_t len = strlen(r->diagnosis_text);
+        if (len && r->diagnosis_text[len - 1] != '\n')
+            printf("\n");
+    }
     if (r->nframes && crashed) {
         const struct report_run *bad = failing_run(r);
         printf("\n== C stack of the failing thread (signal %d)", r->crash_signal);
@@ -1124,10 +1145,12 @@ replay_input(int argc, char **argv, int first)
         }
         if (brief)
             printf("verdict=%s signal=%d hash=0x%016llx steps=%llu "
-                   "switches=%llu\n", cur->verdict, cur->signal, cur->hash,
-                   cur->steps, cur->switches);
+                   "switches=%llu%s%s\n", cur->verdict, cur->signal,
+                   cur->hash, cur->steps, cur->switches,
+                   cur->diagnosis[0] ? " diagnosis=" : "", cur->diagnosis);
         if (i == 0 || (cur->hash == r->hash
-                       && !strcmp(cur->verdict, r->verdict)))
+                       && !strcmp(cur->verdict, r->verdict)
+                       && !strcmp(cur->diagnosis, r->diagnosis)))
             same++;
         else if (!brief)
             printf("replay: run %llu: %s, hash 0x%016llx (run 1: %s, "
@@ -1221,6 +1244,7 @@ replay_run(const char *target, const char *input, const char *dir,
         return -1;
     }
     snprintf(o->verdict, sizeof o->verdict, "%s", r->verdict);
+    snprintf(o->diagnosis, sizeof o->diagnosis, "%s", r->diagnosis);
     o->signal = r->signal;
     o->hash = r->hash;
     o->steps = r->steps;
