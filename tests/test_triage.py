@@ -58,3 +58,106 @@ def test_brief_line_carries_the_diagnosis_kind():
     r = ftfuzz("replay", "--brief", regression("odict_copy_clear"))
     assert r.stdout.startswith("verdict=crash signal=11"), r.stdout
     assert "diagnosis=" not in r.stdout
+
+
+# --- 2. crash states the ClusterFuzz way ------------------------------------
+#
+# A minimal re-implementation of ClusterFuzz's stack parser
+# (google/clusterfuzz src/clusterfuzz/stacktraces/__init__.py, StackParser
+# .parse, and constants.py), only the rules a fuzz target's output meets:
+# - an output containing '.py", line' is a Python stack: only the part after
+#   "=== Uncaught Python exception: ===" is read (reverse_python_stacktrace),
+#   which our outputs lack, so such an output would give no state at all;
+# - assertion lines (ASSERT_REGEX, ASSERT_REGEX_GLIBC,
+#   ASSERT_REGEX_GLIBC_SUFFIXED) set the type ASSERT and the state to the
+#   assertion text, counting as the first of MAX_CRASH_STATE_FRAMES = 3;
+# - a sanitizer's "ERROR: XSanitizer: ... on address" (SAN_ADDR_REGEX) resets
+#   the state; "ERROR: libFuzzer: deadly signal" does so only while no crash
+#   type is set;
+# - once a type is set, each "#N 0x... in FUNC ..." frame (SAN_STACK_FRAME_
+#   REGEX) adds FUNC unless an ignore regex (STACK_FRAME_IGNORE_REGEXES,
+#   a subset below) matches it, until 3 frames;
+# - numbers and addresses in the state are normalized
+#   (filter_addresses_and_numbers).
+ASSERT_REGEX = re.compile(
+    r"(?:\[.*?\]|.*\.(?:c|cc|cpp|cxx|h|hh|hpp|hxx):.*)?"
+    r"\s*(?:ASSERT(?:ION)? FAIL(?:URE|ED)|panic): (.*)", re.I)
+ASSERT_REGEX_GLIBC = re.compile(
+    r".*:\s*assertion [`'\"]?(.*?)[`'\"]? failed\.?$", re.I)
+ASSERT_REGEX_GLIBC_SUFFIXED = re.compile(
+    r".*\S.*\/.*:\d+:\s*assertion .* failed:\s*(\S.*)", re.I)
+SAN_ADDR_REGEX = re.compile(r".*(ERROR: [a-zA-Z]+Sanitizer)[: ]*(.*) on "
+                            r"(unknown address |address |)([xX0-9a-fA-F]+)")
+DEADLY_SIGNAL = re.compile(r".*ERROR:\s*libFuzzer:\s*deadly signal")
+FRAME = re.compile(r"\s*#(\d+)\s+([xX0-9a-fA-F]+)\s+in\s+(.*)")
+IGNORE = re.compile("(" + "|".join([
+    r"^abort$", r"^exit$", r"^pthread_kill$", r"^raise$", r"^tgkill$",
+    r"^__GI_", r"^__asan::", r"^__asan_", r"^__assert_", r"^__libc_",
+    r"^__pthread_kill", r"^__sanitizer::", r"^__sanitizer_", r"^_start",
+    r"^abort", r"^calloc", r"^free", r"^fuzzer::", r"^gsignal", r"^main",
+    r"^malloc", r"^realloc", r"^LLVMFuzzerTestOneInput", r".*assert",
+    r".*libpthread", r".*/glibc\-", r".*/libc/",
+]) + ")")
+
+
+def clusterfuzz_state(output):
+    if '.py", line' in output:
+        return "", ""
+    ctype, state, frames = "", [], 0
+    for line in output.splitlines():
+        for rx in (ASSERT_REGEX, ASSERT_REGEX_GLIBC,
+                   ASSERT_REGEX_GLIBC_SUFFIXED):
+            m = rx.match(line)
+            if m:
+                ctype, state, frames = "ASSERT", [m.group(1)], 1
+        m = SAN_ADDR_REGEX.match(line)
+        if m:
+            ctype, state, frames = m.group(2), [], 0
+            continue
+        if not ctype and DEADLY_SIGNAL.match(line):
+            ctype, state, frames = "Fatal-signal", [], 0
+            continue
+        m = FRAME.match(line)
+        if ctype and m and frames < 3:
+            # the ignore regexes see "FUNC FILE:LINE:COL", as there
+            frame = m.group(3).strip()
+            if IGNORE.match(frame):
+                continue
+            # _filter_stack_frame: the function, before '(' or ' '
+            state.append(re.split(r"[ (\[]", frame, 1)[0])
+            frames += 1
+    text = "\n".join(state)
+    text = re.sub(r"0x[0-9a-fA-F]+", "NUMBER", text)
+    return ctype, re.sub(r"\b\d+\b", "NUMBER", text)
+
+
+def regression_inputs():
+    for name in sorted(os.listdir(REGRESSIONS)):
+        if not name.endswith(".meta"):
+            continue
+        fields = dict(l.split(": ", 1) for l in
+                      open(os.path.join(REGRESSIONS, name)).read().splitlines()
+                      if re.match(r"^[a-z-]+: ", l))
+        if fields["expected"].startswith("crash") or \
+                fields["expected"] in ("fatal-error", "assertion", "sanitizer"):
+            yield name[:-5], fields["target"]
+
+
+def test_regressions_get_distinct_clusterfuzz_crash_states():
+    states = {}
+    for name, target in regression_inputs():
+        # the target run as ClusterFuzz runs it on a testcase
+        r = subprocess.run([os.path.join(ROOT, "build", "fuzz", target),
+                            regression(name)], capture_output=True,
+                           text=True, errors="replace", timeout=300)
+        assert r.returncode != 0, name
+        # the child's own stack, not the parent's abort, comes first
+        assert "ERROR: libFuzzer: deadly signal\n" in r.stderr, name
+        ctype, state = clusterfuzz_state(r.stderr)
+        print(f"{name}: {ctype}: {state!r}")
+        assert ctype and state.count("\n") == 2, (name, ctype, state)
+        assert "harness_run_forked" not in state, (name, state)
+        states.setdefault((ctype, state), []).append(name)
+    # every regression input here is a different race
+    assert all(len(v) == 1 for v in states.values()), states
+    assert len(states) >= 10
