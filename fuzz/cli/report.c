@@ -1268,3 +1268,65 @@ replay_run(const char *target, const char *input, const char *dir,
     free(r);
     return 0;
 }
+
+int
+replay_details(const char *target, const char *input, const char *dir,
+               struct replay_details *d)
+{
+    struct report *r = calloc(1, sizeof *r);
+    memset(d, 0, sizeof *d);
+    if (!r || run_once(target, input, dir, 1, r) != 0) {
+        free(r);
+        return -1;
+    }
+    struct replay_outcome *o = &d->o;
+    snprintf(o->verdict, sizeof o->verdict, "%s", r->verdict);
+    snprintf(o->diagnosis, sizeof o->diagnosis, "%s", r->diagnosis);
+    o->signal = r->signal;
+    o->hash = r->hash;
+    o->steps = r->steps;
+    o->switches = r->switches;
+    struct location *fr[MAX_FRAMES];
+    int exact[MAX_FRAMES] = {0};
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+    prepare_stack(r, exact);
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+    for (unsigned i = 0; i < r->nframes && d->nfuncs < REPLAY_MAX_FUNCS;
+         i++) {
+        const char *w = r->frames[i].where;
+        if (strstr(w, "harness_run_forked") || strstr(w, "fuzzer::"))
+            break;
+        while (*w && d->nfuncs < REPLAY_MAX_FUNCS) {
+            size_t len = strcspn(w, " \n");
+            snprintf(d->funcs[d->nfuncs++], sizeof d->funcs[0], "%.*s",
+                     (int)len, w);
+            w = strchr(w, '\n');
+            w = w ? w + 1 : "";
+        }
+    }
+    d->nobjects = r->nobjects;
+    for (unsigned i = 0; i < r->nobjects; i++)
+        snprintf(d->object_kind[i], sizeof d->object_kind[i], "%s",
+                 r->object_kind[i]);
+    d->nthreads = r->nthreads;
+    for (unsigned t = 0; t < r->nthreads; t++) {
+        d->nops[t] = r->nops[t];
+        for (unsigned i = 0; i < r->nops[t]; i++)
+            snprintf(d->op_py[t][i], sizeof d->op_py[t][i], "%s",
+                     r->op_py[t][i]);
+    }
+    char path[4200];
+    static const char *const leftovers[] = {"log", "report", "report.trace",
+                                            "sym.in", "sym.out"};
+    for (size_t k = 0; k < sizeof leftovers / sizeof leftovers[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, leftovers[k]);
+        unlink(path);
+    }
+    free_report(r);
+    free(r);
+    return 0;
+}
