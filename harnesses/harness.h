@@ -142,6 +142,9 @@ void spec_state_text(PyObject *obj, int kind, char *out, size_t size);
 
 /* Reads FTFUZZ_REPORT; report mode is off without it. */
 void report_init(void);
+/* FTFUZZ_WATCH: watch an object's reference count (report.c); in the
+ * process that runs the execution, before it starts. */
+void report_watch_start(void);
 
 /* Where the session's trace goes in report mode, or NULL. */
 const char *report_trace_path(void);

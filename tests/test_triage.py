@@ -37,6 +37,37 @@ def test_replay_shows_the_collectors_negative_refcount(tmp_path):
     assert "Fatal Python error: _PyObject_AssertFailed" in section
 
 
+def test_replay_shows_the_refcount_history_up_to_below_zero(tmp_path):
+    # the set's count, watched in a second replay: both threads' decrefs
+    # in setiter_iternext (the race), then the merge that takes it below
+    # zero, which the collector finds later
+    r = ftfuzz("replay", "--out", str(tmp_path),
+               regression("set_iter_exhausted"))
+    assert r.returncode == 0, r.stderr
+    assert "did not replay the same execution" not in r.stderr
+    head = re.search(r"^== reference count of the object at (0x[0-9a-f]+) "
+                     r"\(set\): (\d+) writes seen, up to the one that took "
+                     r"it below zero ==$", r.stdout, re.M)
+    assert head, r.stdout
+    # the object CPython dumped
+    assert "object address  : " + head.group(1) in r.stdout
+    section = r.stdout[head.end():].split("\n\n", 1)[0]
+    rows = section.strip().splitlines()[1:]
+    decrefs = [l for l in rows if "setiter_iternext Objects/setobject.c"
+               in l]
+    threads = {l.split()[1] for l in decrefs}
+    assert threads == {"thread_0", "thread_1"}, section
+    assert any("sorted(o0)" in l for l in decrefs)
+    assert any("set(o0)" in l for l in decrefs)
+    # ... ending at the write that took the count below zero
+    assert rows[-1].endswith("<- below zero"), section
+    assert int(rows[-1].split()[2]) < 0
+    assert all(int(l.split()[2]) >= 0 for l in rows[:-1]), section
+    # and on the timeline, one mark per write shown
+    svg = (tmp_path / "timeline.svg").read_text()
+    assert svg.count("reference count") == len(rows)
+
+
 def test_brief_line_carries_the_diagnosis_kind():
     kinds = {
         "dict_iter_exhausted": "negative refcount of dict",
