@@ -40,6 +40,7 @@
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,16 +136,22 @@ report_op_end(int raised)
 #define WATCH_RING 64
 #define WATCH_FRAMES 10
 
-static struct watch_hit {
-    unsigned long long step;
-    int sched_id;
-    uint32_t local;
-    Py_ssize_t shared;
-    void *frames[WATCH_FRAMES];
-    int nframes;
-} watch_hits[WATCH_RING];
-static unsigned long long watch_count;
-static uintptr_t watch_addr;
+/* Mapped only when watching: static storage would move the data of
+ * everything linked after the harness, CPython's included, and with it
+ * the execution's steps (the regression inputs' schedules are that
+ * fragile). */
+static struct watch {
+    uintptr_t addr;
+    unsigned long long count;
+    struct watch_hit {
+        unsigned long long step;
+        int sched_id;
+        uint32_t local;
+        Py_ssize_t shared;
+        void *frames[WATCH_FRAMES];
+        int nframes;
+    } hits[WATCH_RING];
+} *watch;
 
 static void
 watch_trap(int sig, siginfo_t *info, void *uctx)
@@ -152,8 +159,8 @@ watch_trap(int sig, siginfo_t *info, void *uctx)
     (void)sig;
     (void)info;
     (void)uctx;
-    struct watch_hit *h = &watch_hits[watch_count++ % WATCH_RING];
-    PyObject *o = (PyObject *)watch_addr;
+    struct watch_hit *h = &watch->hits[watch->count++ % WATCH_RING];
+    PyObject *o = (PyObject *)watch->addr;
     h->step = ftfuzz_sched_snapshot().steps;
     h->sched_id = ftfuzz_sched_self();
     h->local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
@@ -192,9 +199,16 @@ report_watch_start(void)
     const char *w = getenv("FTFUZZ_WATCH");
     if (!report_path[0] || !w || !*w)
         return;
-    watch_addr = (uintptr_t)strtoull(w, NULL, 0);
-    if (!watch_addr)
+    uintptr_t addr = (uintptr_t)strtoull(w, NULL, 0);
+    if (!addr)
         return;
+    watch = mmap(NULL, sizeof *watch, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (watch == MAP_FAILED) {
+        watch = NULL;
+        return;
+    }
+    watch->addr = addr;
     /* backtrace() loads its unwinder on first use: not inside the run */
     void *warm[2];
     backtrace(warm, 2);
@@ -204,12 +218,12 @@ report_watch_start(void)
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTRAP, &sa, NULL);
-    if (watch_field(watch_addr + offsetof(PyObject, ob_ref_local), 4) < 0
-        || watch_field(watch_addr + offsetof(PyObject, ob_ref_shared), 8)
-               < 0) {
+    if (watch_field(addr + offsetof(PyObject, ob_ref_local), 4) < 0
+        || watch_field(addr + offsetof(PyObject, ob_ref_shared), 8) < 0) {
         dprintf(2, "==ftfuzz== cannot watch 0x%lx: perf_event_open: %s\n",
-                (unsigned long)watch_addr, strerror(errno));
-        watch_addr = 0;
+                (unsigned long)addr, strerror(errno));
+        munmap(watch, sizeof *watch);
+        watch = NULL;
     }
 }
 
@@ -229,14 +243,14 @@ write_frame(int fd, void *pc)
 static void
 write_watch(int fd)
 {
-    if (!watch_addr)
+    if (!watch)
         return;
-    dprintf(fd, "watched 0x%lx %llu\n", (unsigned long)watch_addr,
-            watch_count);
-    unsigned long long first = watch_count > WATCH_RING
-                               ? watch_count - WATCH_RING : 0;
-    for (unsigned long long i = first; i < watch_count; i++) {
-        const struct watch_hit *h = &watch_hits[i % WATCH_RING];
+    dprintf(fd, "watched 0x%lx %llu\n", (unsigned long)watch->addr,
+            watch->count);
+    unsigned long long first = watch->count > WATCH_RING
+                               ? watch->count - WATCH_RING : 0;
+    for (unsigned long long i = first; i < watch->count; i++) {
+        const struct watch_hit *h = &watch->hits[i % WATCH_RING];
         dprintf(fd, "watch %llu %d %u %lld", h->step, h->sched_id, h->local,
                 (long long)h->shared);
         for (int k = 0; k < h->nframes; k++)

@@ -7,8 +7,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
-COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "targets",
-            "env"]
+COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "triage",
+            "targets", "env"]
 
 
 def run(*args, timeout=600):

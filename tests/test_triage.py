@@ -259,6 +259,10 @@ def test_short_campaign_then_triage(tmp_path):
     assert "signature: " + gc["signature"] + "\n" in meta
     r = ftfuzz("replay", "--brief", str(reg / "set_iter_again"))
     assert r.stdout.startswith("verdict=fatal-error"), r.stdout
+    # and `ftfuzz regress` takes the new input as it is
+    r = ftfuzz("regress", "--corpus", str(reg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^set_iter_again .* ok", r.stdout, re.M), r.stdout
     # the same name twice, or an unknown bucket: refused
     r = ftfuzz("triage", "--promote", bucket, "--regressions", str(reg),
                "set_iter_again", str(out))
