@@ -84,7 +84,7 @@ cpython: deps
 # `make regress` without CPYTHON_SRC checks the default CPython, so it builds
 # it too; with CPYTHON_SRC, scripts/regress.py builds that tree on the side
 # (build/regress/) and leaves build/cpython-fuzz alone.
-CPYTHON_FIRST_GOALS := check fuzz bench bench-bugs cpython $(if $(CPYTHON_SRC),,regress)
+CPYTHON_FIRST_GOALS := check fuzz bench bench-bugs cpython install $(if $(CPYTHON_SRC),,regress)
 ifneq ($(filter $(CPYTHON_FIRST_GOALS),$(MAKECMDGOALS)),)
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 CPYTHON_FIRST_STATUS := $(shell scripts/deps.sh >&2 && \
@@ -112,10 +112,12 @@ include harnesses/harness.mk
 include harnesses/examples/examples.mk
 
 # The CLI decodes and edits fuzz inputs (minimize), so it links the program
-# format.
-$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE) $(PROG_LIB)
+# format, and it reads strategy specs with the scheduler's one parser (a
+# file that needs nothing else of the scheduler).
+CLI_SCHED_OBJS := $(BUILD)/scheduler/strategy_parse.o
+$(FTFUZZ_BIN): $(CLI_SRCS) $(wildcard fuzz/cli/*.h fuzz/cli/*.def include/ftfuzz/*.h include/ftfuzz/*.def) $(SCHED_LIB) $(WRAP_FLAGS_FILE) $(PROG_LIB) $(CLI_SCHED_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PROG_CFLAGS) -DFTFUZZ_ROOT='"$(ROOT)"' $(CLI_SRCS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(PROG_CFLAGS) $(CLI_SRCS) $(CLI_SCHED_OBJS) $(PROG_LIB) $(PROG_LDLIBS) -o $@
 
 .PHONY: all fuzz check bench bench-bugs clean distclean help
 all: $(SCHED_LIB) $(SCHED_AUTO) $(WRAP_FLAGS_FILE) $(FTFUZZ_BIN) tests-build
@@ -143,6 +145,30 @@ regress: deps
 	@$(MAKE) --no-print-directory $(FTFUZZ_BIN) $(if $(CPYTHON_SRC),,all)
 	$(FTFUZZ_BIN) regress $(if $(CPYTHON_SRC),--cpython '$(CPYTHON_SRC)') $(REGRESS_ARGS)
 
+# A working ftfuzz outside the checkout (fuzz/cli/paths.c finds the rest
+# from the executable): PREFIX/bin/ftfuzz, the fuzz targets in
+# PREFIX/lib/ftfuzz/fuzz, the corpus and scripts (regress, the pytest
+# plugin) in PREFIX/share/ftfuzz.
+# The targets embed the cached CPython (FTFUZZ_CACHE), which stays where it
+# is; share/ftfuzz/build/cpython-fuzz names it for `ftfuzz regress`.
+PREFIX ?= /usr/local
+.PHONY: install
+install: all
+	install -d $(PREFIX)/bin $(PREFIX)/lib/ftfuzz/fuzz \
+	    $(PREFIX)/share/ftfuzz/scripts $(PREFIX)/share/ftfuzz/build
+	install -m 755 $(FTFUZZ_BIN) $(PREFIX)/bin/ftfuzz
+	cp $(FUZZ_TARGETS) $(FUZZ_TARGETS:=.dict) $(FUZZ_TARGETS:=.options) \
+	    $(PREFIX)/lib/ftfuzz/fuzz/
+	cp -R corpus $(PREFIX)/share/ftfuzz/
+	install -m 755 scripts/regress.py $(PREFIX)/share/ftfuzz/scripts/
+	install -d $(PREFIX)/share/ftfuzz/include/ftfuzz
+	install -m 644 include/ftfuzz/families.def \
+	    $(PREFIX)/share/ftfuzz/include/ftfuzz/
+	install -D -m 644 scripts/pytest/ftfuzz_pytest.py \
+	    $(PREFIX)/share/ftfuzz/scripts/pytest/ftfuzz_pytest.py
+	ln -sfn $(realpath $(CPYTHON_FUZZ_DIR)) \
+	    $(PREFIX)/share/ftfuzz/build/cpython-fuzz
+
 clean:
 	rm -rf $(BUILD)
 
@@ -158,6 +184,7 @@ help:
 	@echo "                  CPYTHON_SRC=DIR builds a checkout instead of Debian's 3.13.5"
 	@echo "                  SANITIZER=address adds ASan to the fuzz variant"
 	@echo "  make all        build the scheduler, the ftfuzz command and test programs"
+	@echo "  make install    PREFIX=DIR (default /usr/local): ftfuzz, its targets and corpus"
 	@echo "  make bench      benchmarks; figures go to BENCHMARKS.md"
 	@echo "  make bench-bugs races found per strategy, fuzzer and real threads (BENCHMARKS.md)"
 	@echo "  make regress    replay corpus/regressions/ against the default CPython;"

@@ -19,7 +19,8 @@ PROG_LIB      := $(BUILD)/lib/libftfuzz_prog.a
 PROG_GLUE_OBJ := $(PROG_OBJ_DIR)/libfuzzer_glue.o
 PROG_CFLAGS   := -I$(PROG_GEN_DIR) -I$(ROOT)/fuzz
 PROG_LDLIBS   := -lprotobuf-c
-PROG_HDRS     := include/ftfuzz/program.h fuzz/mutator.h $(PROG_GEN_HDR)
+PROG_HDRS     := include/ftfuzz/program.h include/ftfuzz/limits.def \
+                 fuzz/mutator.h $(PROG_GEN_HDR)
 # protoc-c's output is not ours to fix: its warnings stay warnings.
 PROG_GEN_CFLAGS := $(filter-out -Werror,$(CFLAGS))
 

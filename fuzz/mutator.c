@@ -456,7 +456,9 @@ prog_mut_op_other(prog_rng *r, prog_program *p)
 static int
 prog_mut_thread_add(prog_rng *r, prog_program *p)
 {
-    if (p->nthreads == PROG_MAX_THREADS)
+    /* a decoded input may hold more (up to PROG_MAX_THREADS); the fuzzer
+     * only grows programs to what its max_len has room for */
+    if (p->nthreads >= PROG_FUZZ_MAX_THREADS)
         return 0;
     prog_thread *th = &p->threads[p->nthreads];
     if (p->nthreads && prog_one_in(r, 2)) {

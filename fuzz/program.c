@@ -24,11 +24,17 @@
 #define PROG_OP_BOUND (2 + 6 + 2 + 2 + 6)
 #define PROG_THREAD_BOUND (3 + PROG_MAX_OPS * PROG_OP_BOUND)
 #define PROG_SCHEDULE_BOUND (3 + 2 + 2 + 11 + 3 + PROG_MAX_SCHEDULE)
-#define PROG_ENCODED_BOUND (PROG_MAX_OBJECTS * PROG_OBJECT_BOUND \
-                            + PROG_MAX_THREADS * PROG_THREAD_BOUND \
-                            + PROG_SCHEDULE_BOUND)
-_Static_assert(PROG_ENCODED_BOUND <= PROG_MAX_ENCODED,
+#define PROG_ENCODED_BOUND(threads) (PROG_MAX_OBJECTS * PROG_OBJECT_BOUND \
+                                     + (threads) * PROG_THREAD_BOUND \
+                                     + PROG_SCHEDULE_BOUND)
+_Static_assert(PROG_ENCODED_BOUND(PROG_MAX_THREADS) <= PROG_MAX_ENCODED,
                "PROG_MAX_ENCODED is too small for the largest program");
+/* what the mutator makes fits libFuzzer's max_len (fuzz.options) */
+_Static_assert(PROG_ENCODED_BOUND(PROG_FUZZ_MAX_THREADS)
+                   <= PROG_FUZZ_MAX_ENCODED
+               && PROG_FUZZ_MAX_THREADS <= PROG_MAX_THREADS
+               && PROG_FUZZ_MAX_ENCODED <= PROG_MAX_ENCODED,
+               "the fuzzer's programs must fit its max_len");
 _Static_assert(PROG_OP_BOUND * PROG_MAX_OPS < 16384,
                "a thread body length must stay a two-byte varint");
 _Static_assert(PROG_KIND_LIMIT <= 128 && PROG_MAX_SIZE <= 128

@@ -23,6 +23,7 @@
 
 #include "ftfuzz/aslr.h"
 #include "ftfuzz/diagnosis.h"
+#include "ftfuzz/env.h"
 #include "ftfuzz/symbolizer.h"
 #include "harness.h"
 
@@ -38,10 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 harness_no_aslr(char **argv)
 {
-    const char *keep = getenv("FTFUZZ_NO_REEXEC");
-    if (keep && *keep && strcmp(keep, "0") != 0)
-        return;
-    ftfuzz_aslr_reexec(argv);
+    if (!ftfuzz_env_bool("FTFUZZ_NO_REEXEC"))
+        ftfuzz_aslr_reexec(argv);
 }
 
 /* What a forked execution hands back to the fuzzing process. */
@@ -80,8 +79,8 @@ static unsigned il_features = FTFUZZ_IL_SITES;
 static void
 harness_interleaving_init(void)
 {
-    const char *v = getenv("FTFUZZ_INTERLEAVING");
-    if (!v || !*v || strcmp(v, "sites") == 0)
+    const char *v = ftfuzz_env_str("FTFUZZ_INTERLEAVING");
+    if (strcmp(v, "sites") == 0)
         il_features = FTFUZZ_IL_SITES;
     else if (strcmp(v, "chains") == 0)
         il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS;
@@ -114,8 +113,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     harness_no_aslr(*argv);
-    const char *stats = getenv("FTFUZZ_STATS");
-    if (stats && *stats) {
+    ftfuzz_env_validate(environ);
+    const char *stats = ftfuzz_env_str("FTFUZZ_STATS");
+    if (*stats) {
         stats_path = stats;
         atexit(stats_flush);
     }
@@ -128,18 +128,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     /* FTFUZZ_WRITE_SEEDS=DIR [FTFUZZ_SEED_SWEEP=N]: write seeds for the
      * spec's types and stop (ftfuzz fuzz does this for fuzz_ext and
      * fuzz_spec) */
-    const char *explore = getenv("FTFUZZ_EXPLORE");
-    if (explore && *explore) {
+    const char *explore = ftfuzz_env_str("FTFUZZ_EXPLORE");
+    if (*explore) {
         fflush(stdout);
         exit(harness_explore(explore));
     }
-    const char *seeds = getenv("FTFUZZ_WRITE_SEEDS");
-    if (seeds && *seeds) {
-        const char *sweep = getenv("FTFUZZ_SEED_SWEEP");
+    const char *seeds = ftfuzz_env_str("FTFUZZ_WRITE_SEEDS");
+    if (*seeds) {
+        uint64_t sweep = ftfuzz_env_u64("FTFUZZ_SEED_SWEEP");
         int n = spec_write_seeds(seeds,
                                  FTFUZZ_FAMILY == HARNESS_MIXED
                                      ? PROG_KIND_COUNT : 0,
-                                 sweep ? (unsigned)atoi(sweep) : 0);
+                                 sweep > 256 ? 256 : (unsigned)sweep);
         if (n >= 0)
             fprintf(stderr, "ftfuzz: %d seeds for %d types in %s\n", n,
                     spec_count(), seeds);
@@ -347,8 +347,7 @@ harness_copy_counters(uint8_t *shared_counters, int to_shared)
 static int
 harness_forking(void)
 {
-    const char *v = getenv("FTFUZZ_NO_FORK");
-    return !(v && *v && strcmp(v, "0") != 0);
+    return !ftfuzz_env_bool("FTFUZZ_NO_FORK");
 }
 
 /*
@@ -684,6 +683,136 @@ harness_run_forked(const prog_program *p)
 }
 
 /*
+ * explore's default on a scenario: a portfolio, one strategy after the
+ * other across iterations, because no single one finds every window in a
+ * budget (BENCHMARKS.md): pctlog's change points favour early windows,
+ * uniform pct's late ones, and the random walks catch what needs many
+ * preemptions (0.01) or few in a long run (0.002).  The strongest on the
+ * bench-bugs races comes first.
+ */
+#define EXPLORE_PORTFOLIO "pctlog:3,random:0.01,pct:3,random:0.002"
+#define EXPLORE_MAX_MEMBERS 16
+
+/* One strategy of the list explore takes turns with. */
+struct explore_member {
+    uint32_t strategy;  /* enum prog_strategy */
+    uint32_t depth;
+    unsigned long long k;
+    uint32_t ppm;
+    char text[64];      /* what the output and the saved input say */
+};
+
+/* Parses "S1,S2,..." (or "portfolio") into members; 0 or -1 with the
+ * reason on stderr. */
+static int
+explore_members(const char *strategy, struct explore_member *m, int *n)
+{
+    char list[512];
+    snprintf(list, sizeof list, "%s",
+             strcmp(strategy, "portfolio") ? strategy : EXPLORE_PORTFOLIO);
+    *n = 0;
+    char *save = NULL;
+    for (char *text = strtok_r(list, ",", &save); text;
+         text = strtok_r(NULL, ",", &save)) {
+        ftfuzz_strategy_spec spec;
+        char err[512];
+        if (*n == EXPLORE_MAX_MEMBERS) {
+            fprintf(stderr, "ftfuzz explore: at most %d strategies in a "
+                            "list\n", EXPLORE_MAX_MEMBERS);
+            return -1;
+        }
+        if (ftfuzz_strategy_spec_parse(text, &spec, err, sizeof err)) {
+            fprintf(stderr, "ftfuzz explore: %s\n", err);
+            return -1;
+        }
+        struct explore_member *e = &m[(*n)++];
+        memset(e, 0, sizeof *e);
+        if (spec.kind == FTFUZZ_STRATEGY_RANDOM) {
+            e->strategy = PROG_SCHED_RANDOM;
+            e->depth = 1;
+            /* 0: the program format's default p */
+            e->ppm = (uint32_t)(spec.p * PROG_PPM + 0.5);
+            if (spec.p > 0 && e->ppm == 0) {
+                fprintf(stderr, "ftfuzz explore: strategy %s: P must be at "
+                                "least 0.000001\n", text);
+                return -1;
+            }
+        } else if (spec.kind == FTFUZZ_STRATEGY_PCT
+                   || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) {
+            e->strategy = spec.kind == FTFUZZ_STRATEGY_PCT
+                              ? PROG_SCHED_PCT_OPS : PROG_SCHED_PCT_LOG_OPS;
+            e->depth = spec.depth;
+            e->k = spec.k;
+            if (spec.depth > PROG_MAX_DEPTH || spec.k > UINT32_MAX) {
+                fprintf(stderr, "ftfuzz explore: strategy %s: depth must be "
+                                "1..%d and k at most %u\n", text,
+                        PROG_MAX_DEPTH, UINT32_MAX);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "ftfuzz explore: strategy %s cannot explore a "
+                            "scenario: give pct:D[:k=K], pctlog:D[:k=K], "
+                            "random[:P], a list of them separated by commas, "
+                            "or portfolio (" EXPLORE_PORTFOLIO ")\n", text);
+            return -1;
+        }
+        snprintf(e->text, sizeof e->text, "%s", text);
+    }
+    if (*n == 0) {
+        fprintf(stderr, "ftfuzz explore: strategy '%s': no strategy in it\n",
+                strategy);
+        return -1;
+    }
+    return 0;
+}
+
+/* What was tried: each execution's trace hash, for the distinct ones. */
+static unsigned long long *tried_hashes;
+static size_t ntried, tried_cap;
+
+static void
+explore_tried(uint64_t hash)
+{
+    if (ntried == tried_cap) {
+        tried_cap = tried_cap ? 2 * tried_cap : 1024;
+        tried_hashes = realloc(tried_hashes, tried_cap * sizeof *tried_hashes);
+        if (!tried_hashes) {
+            perror("ftfuzz explore");
+            exit(2);
+        }
+    }
+    tried_hashes[ntried++] = hash;
+}
+
+static int
+explore_cmp_hash(const void *a, const void *b)
+{
+    unsigned long long x = *(const unsigned long long *)a,
+                       y = *(const unsigned long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct trace hashes among the executions, and distinct preemption
+ * pairs in the interleaving counters, which the forked executions have
+ * accumulated (explore_counters_reset cleared them first). */
+static void
+explore_print_tried(unsigned long long iterations)
+{
+    qsort(tried_hashes, ntried, sizeof *tried_hashes, explore_cmp_hash);
+    size_t distinct = 0;
+    for (size_t i = 0; i < ntried; i++)
+        distinct += i == 0 || tried_hashes[i] != tried_hashes[i - 1];
+    size_t pairs = 0;
+    for (size_t i = 0; i < IL_COUNTERS; i++)
+        pairs += il_counters[i] != 0;
+    printf("explore: tried %zu distinct interleavings in %llu schedules "
+           "(distinct trace hashes); %zu distinct preemptions (the site "
+           "where a thread lost the turn, with the site where the next "
+           "resumed) from the first operation on\n", distinct, iterations,
+           pairs);
+}
+
+/*
  * Scenario mode (ftfuzz explore test.py, docs/explore.md): the spec's
  * first type is the scenario, one object of it is shared, and thread i
  * runs its operation i.  Iteration i runs that program under the strategy
@@ -694,75 +823,22 @@ harness_run_forked(const prog_program *p)
  * so).  Exit status: 0 no failure, 1 a failing schedule saved, 2 bad
  * settings.
  */
-static unsigned long long
-explore_env(const char *name, unsigned long long dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || *end || *v == '-') {
-        fprintf(stderr, "ftfuzz explore: %s=%s is not a number\n", name, v);
-        exit(2);
-    }
-    return n;
-}
-
 static int
 harness_explore(const char *out)
 {
-    const char *strategy = getenv("FTFUZZ_EXPLORE_STRATEGY");
+    const char *strategy = ftfuzz_env_str("FTFUZZ_EXPLORE_STRATEGY");
     unsigned long long iterations =
-        explore_env("FTFUZZ_EXPLORE_ITERATIONS", 1000);
-    unsigned long long seed = explore_env("FTFUZZ_EXPLORE_SEED", 0);
-    int quiet = explore_env("FTFUZZ_EXPLORE_QUIET", 0) != 0;
-    /* pctlog found 12 of the 13 bench-bugs races at the median, uniform
-     * pct 8 (BENCHMARKS.md) */
-    if (!strategy || !*strategy)
-        strategy = "pctlog:3";
-    unsigned depth = 0;
-    unsigned long long k = 0;
-    int random = 0;
-    uint32_t ppm = 0;   /* random's p; 0: the program format's default */
-    char extra;
-    double pr;
-    /* pctlog:... parses as pct:... with log-uniform change points */
-    int logpct = !strncmp(strategy, "pctlog:", 7);
-    char pct_spec[256];
-    snprintf(pct_spec, sizeof pct_spec, "pct:%s", logpct ? strategy + 7 : "");
-    const char *pct = logpct ? pct_spec : strategy;
-    if (!strcmp(strategy, "random")) {
-        random = 1;
-    } else if (!strncmp(strategy, "random:", 7)) {
-        random = 1;
-        if (sscanf(strategy, "random:%lf%c", &pr, &extra) != 1
-            || !(pr > 0 && pr <= 1)
-            || (ppm = (uint32_t)(pr * PROG_PPM + 0.5)) == 0) {
-            fprintf(stderr, "ftfuzz explore: strategy %s: P must be a number "
-                            "in 0.000001..1\n", strategy);
-            return 2;
-        }
-    } else if (sscanf(pct, "pct:%u:k=%llu%c", &depth, &k, &extra) == 2
-               || sscanf(pct, "pct:%u%c", &depth, &extra) == 1) {
-        if (depth < 1 || depth > PROG_MAX_DEPTH
-            || (strstr(pct, ":k=") && (k < 1 || k > UINT32_MAX))) {
-            fprintf(stderr, "ftfuzz explore: strategy %s: depth must be 1.."
-                            "%d and k at least 1\n", strategy,
-                    PROG_MAX_DEPTH);
-            return 2;
-        }
-    } else {
-        fprintf(stderr, "ftfuzz explore: unknown strategy %s for a "
-                        "scenario (pct:D[:k=K], pctlog:D[:k=K] or "
-                        "random[:P])\n", strategy);
+        ftfuzz_env_u64("FTFUZZ_EXPLORE_ITERATIONS");
+    unsigned long long seed = ftfuzz_env_u64("FTFUZZ_EXPLORE_SEED");
+    int quiet = ftfuzz_env_bool("FTFUZZ_EXPLORE_QUIET");
+    struct explore_member members[EXPLORE_MAX_MEMBERS];
+    int nmembers;
+    if (explore_members(strategy, members, &nmembers))
         return 2;
-    }
     prog_program *p = malloc(sizeof *p);
     prog_init(p);
-    const char *input = getenv("FTFUZZ_EXPLORE_INPUT");
-    if (input && *input) {
+    const char *input = ftfuzz_env_str("FTFUZZ_EXPLORE_INPUT");
+    if (*input) {
         static uint8_t data[1 << 20];
         FILE *in = fopen(input, "rb");
         size_t n = in ? fread(data, 1, sizeof data, in) : 0;
@@ -777,9 +853,17 @@ harness_explore(const char *out)
         memset(&none, 0, sizeof none);
         p->schedule = none;
     } else {
+        /* scenario_loader.py refuses more; this guards the arrays */
+        int nthreads = spec_op_count(PROG_KIND_COUNT);
+        if (nthreads < 1 || nthreads > PROG_MAX_THREADS) {
+            fprintf(stderr, "ftfuzz explore: %d thread functions: at most "
+                            "%d (PROG_MAX_THREADS)\n", nthreads,
+                    PROG_MAX_THREADS);
+            return 2;
+        }
         p->nobjects = 1;
         p->objects[0].kind = PROG_KIND_COUNT;
-        p->nthreads = (uint32_t)spec_op_count(PROG_KIND_COUNT);
+        p->nthreads = (uint32_t)nthreads;
         for (uint32_t t = 0; t < p->nthreads; t++) {
             p->threads[t].nops = 1;
             p->threads[t].ops[0].code = t;
@@ -787,8 +871,16 @@ harness_explore(const char *out)
     }
     int nthreads = (int)p->nthreads;
     harness_chain_handlers();
+    /* the executions fold only the preemptions the strategy chose into the
+     * interleaving counters, which add up over the iterations */
+    il_features = FTFUZZ_IL_SITES | FTFUZZ_IL_PREEMPTIONS;
+    memset(il_counters, 0, IL_COUNTERS);
     int died = 0;
-    if (!random && k == 0) {
+    int need_k = 0;
+    for (int m = 0; m < nmembers; m++)
+        need_k |= prog_pct_at_mark(members[m].strategy) && !members[m].k;
+    unsigned long long k = 0;
+    if (need_k) {
         /* pct's k: the points from the first operation to the end, from
          * one run without preemptions */
         p->schedule.strategy = PROG_SCHED_BYTES_OPS;
@@ -799,35 +891,46 @@ harness_explore(const char *out)
                 k = UINT32_MAX;
         }
     }
-    char describe[96];
-    if (died)
-        snprintf(describe, sizeof describe, "no preemption");
-    else if (random && ppm)
-        snprintf(describe, sizeof describe, "random:%g",
-                 ppm / (double)PROG_PPM);
-    else if (random)
-        snprintf(describe, sizeof describe, "random");
-    else
-        snprintf(describe, sizeof describe, "%s:%u:k=%llu",
-                 logpct ? "pctlog" : "pct", depth, k);
-    if (!died && !quiet && !random)
+    /* the concrete strategies, k measured: what the output and the saved
+     * input say */
+    char describe[512] = "";
+    for (int m = 0; m < nmembers; m++) {
+        struct explore_member *e = &members[m];
+        if (prog_pct_at_mark(e->strategy) && !e->k) {
+            e->k = k;
+            size_t len = strlen(e->text);
+            snprintf(e->text + len, sizeof e->text - len, ":k=%llu", k);
+        }
+        size_t len = strlen(describe);
+        snprintf(describe + len, sizeof describe - len, "%s%s",
+                 m ? (m + 1 < nmembers ? ", " : " and ") : "", e->text);
+    }
+    if (nmembers > 1) {
+        size_t len = strlen(describe);
+        snprintf(describe + len, sizeof describe - len, " in turn");
+    }
+    if (!died && !quiet && need_k)
         printf("explore: %d threads; a run takes %llu scheduling points "
                "from the first operation; strategy %s\n", nthreads, k,
                describe);
+    else if (!died && !quiet && nmembers > 1)
+        printf("explore: %d threads; strategy %s\n", nthreads, describe);
     fflush(stdout);
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double last = 0;
     unsigned long long i = 0;
+    const struct explore_member *e = &members[0];
     for (; !died && i < iterations; i++) {
-        p->schedule.strategy = random   ? PROG_SCHED_RANDOM
-                               : logpct ? PROG_SCHED_PCT_LOG_OPS
-                                        : PROG_SCHED_PCT_OPS;
-        p->schedule.depth = random ? 1 : depth;
-        p->schedule.k = (uint32_t)k;
-        p->schedule.p_ppm = ppm;
+        e = &members[i % (unsigned)nmembers];
+        p->schedule.strategy = e->strategy;
+        p->schedule.depth = e->depth;
+        p->schedule.k = (uint32_t)e->k;
+        p->schedule.p_ppm = e->ppm;
         p->schedule.seed = seed + i;
-        harness_fork_execution(p, &died);
+        ftfuzz_sched_result r = harness_fork_execution(p, &died);
+        if (!died)
+            explore_tried(r.trace_hash);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double t = (double)(now.tv_sec - t0.tv_sec)
                    + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
@@ -842,6 +945,7 @@ harness_explore(const char *out)
         printf("explore: no failing schedule in %llu iterations (strategy "
                "%s, seeds %llu..%llu)\n", iterations, describe, seed,
                seed + iterations - 1);
+        explore_print_tried(iterations);
         free(p);
         return 0;
     }
@@ -862,7 +966,7 @@ harness_explore(const char *out)
                "which measures k): %s\n", what);
     else
         printf("explore: FAILING schedule after %llu of %llu iterations: %s "
-               "(strategy %s, seed %llu)\n", i, iterations, what, describe,
+               "(strategy %s, seed %llu)\n", i, iterations, what, e->text,
                (unsigned long long)p->schedule.seed);
     free(p);
     return 1;
@@ -890,15 +994,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in_run = 0;
     }
     stats_execution(&r);
-    const char *trace = getenv("FTFUZZ_PRINT_HASH");
-    if (trace && *trace)
+    if (ftfuzz_env_bool("FTFUZZ_PRINT_HASH"))
         fprintf(stderr, "==ftfuzz== trace hash 0x%016llx steps %llu "
                         "switches %llu\n",
                 (unsigned long long)r.trace_hash,
                 (unsigned long long)r.steps,
                 (unsigned long long)r.switches);
-    const char *features = getenv("FTFUZZ_PRINT_FEATURES");
-    if (features && *features) {
+    if (ftfuzz_env_bool("FTFUZZ_PRINT_FEATURES")) {
         /* this execution's interleaving features, as libFuzzer reads them */
         fprintf(stderr, "==ftfuzz== interleaving features:");
         for (size_t i = 0; i < IL_COUNTERS; i++)

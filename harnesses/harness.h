@@ -3,9 +3,10 @@
  * free-threaded interpreter under the scheduler.  Private to harnesses/.
  *
  * Data path, in order: fuzz input -> prog_decode (fuzz/program.c) ->
- * harness_run: shared objects (ops_make_object) -> one real Python thread
- * per thread body, started and joined by _thread inside a scheduler
- * session -> each body runs its operations (ops_exec) -> verdict.
+ * harness_run: shared objects (harness_make_objects, each by its kind's
+ * make) -> one real Python thread per thread body, started and joined by
+ * _thread inside a scheduler session -> each body runs its operations
+ * (its target's kind's exec) -> verdict.
  */
 #ifndef FTFUZZ_HARNESS_H
 #define FTFUZZ_HARNESS_H
@@ -13,22 +14,16 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "ftfuzz/env.h"
 #include "ftfuzz/program.h"
 #include "ftfuzz/sched.h"
 
-/* Operation families: which object kinds a target creates. */
+/* Operation families: which object kinds a target creates
+ * (include/ftfuzz/families.def). */
 enum harness_family {
-    HARNESS_LIST,
-    HARNESS_DICT,
-    HARNESS_SET,
-    HARNESS_BYTEARRAY,
-    HARNESS_DEQUE,
-    HARNESS_ITER,
-    HARNESS_MIXED,
-    /* the stdlib's extension types (harnesses/specs/stdlib.toml) */
-    HARNESS_EXT,
-    /* the types of the user's spec, FTFUZZ_SPEC */
-    HARNESS_SPEC,
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) HARNESS_##NAME,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
     HARNESS_FAMILY_COUNT
 };
 
@@ -43,13 +38,6 @@ ftfuzz_sched_result harness_run(const prog_program *p, int family,
 
 /* Non-zero: sessions record reads-from pairs (FTFUZZ_IL_READS_FROM). */
 extern int harness_reads_from;
-
-/* Maps a program's object kind into the family. */
-int harness_object_kind(int family, uint32_t kind);
-
-/* Creates p's shared objects (new references). */
-void harness_make_objects(const prog_program *p, int family, PyObject **objs,
-                          int *kinds, int *sources);
 
 /* What ended the execution, when a finding did ("linearizability",
  * "deadlock", ...): the crash handler reports it with the signal. */
@@ -68,34 +56,68 @@ int lin_recording(void);
  * with NULL the exception set (clearing it). */
 void lin_keep(unsigned thread, unsigned op, PyObject *result);
 
-/* After a concurrent execution: aborts with a report when no sequential
- * order explains the results and final states. */
-void lin_check(const prog_program *p, int family, PyObject *const *objs,
-               const int *kinds);
+/* After a concurrent execution: 1 after printing the finding when no
+ * sequential order explains the results and final states, else 0. */
+int lin_check(const prog_program *p, int family, PyObject *const *objs,
+              const int *kinds);
 
-/* --- ops.c ------------------------------------------------------------------- */
+/* --- object kinds: ops.c (built-in) and spec.c (a spec's types) ------------ */
 
-/* A new shared object of `kind` with `size` elements; iterators iterate
- * over `source` when it has the right type (*over_source is then 1). */
-PyObject *ops_make_object(int kind, uint32_t size, PyObject *source,
-                          int source_kind, int *over_source);
+/*
+ * Everything the harness does with an object goes through its kind's
+ * entry, found once with harness_kind(): the built-in kinds
+ * (PROG_LIST ... PROG_KIND_COUNT - 1) are ops.c's, the kinds a spec
+ * declares (PROG_KIND_COUNT and up) spec.c's.  An op belongs to the kind
+ * of its target, objs[op->target % nobjs]; nobjs is never 0 where an op
+ * exists (the program format drops the ops of a program without objects).
+ */
+struct harness_kind {
+    /* A new object of `kind` with `size` elements; an iterator iterates
+     * over `source` (of source_kind) when it fits, and *over_source is
+     * then 1. */
+    PyObject *(*make)(int kind, uint32_t size, PyObject *source,
+                      int source_kind, int *over_source);
+    /* Runs op: a new reference, or NULL with the exception set.
+     * sources[i] is the object iterator i iterates over, or -1. */
+    PyObject *(*exec)(const prog_op *op, PyObject *const *objs, int kind,
+                      const int *sources, uint32_t nobjs);
+    /* After exec raised (the exception still set): a finding, which
+     * aborts, when the kind says op must not raise; NULL: never one. */
+    void (*raised)(const prog_op *op, int kind, uint32_t nobjs);
+    /* Whether op is documented (or declared) atomic: the oracle's test. */
+    int (*is_atomic)(const prog_op *op, int kind);
+    /* op as Python, e.g. "o0.append(3)", for reports. */
+    void (*describe)(const prog_op *op, int kind, uint32_t nobjs, char *buf,
+                     size_t size);
+    /* The object's construction as Python, e.g. "list(range(8))"; source
+     * is the object an iterator iterates over, or -1. */
+    void (*describe_object)(int kind, uint32_t size, int source, char *buf,
+                            size_t size_buf);
+    /* The object's state as text, which the oracle compares. */
+    void (*state)(PyObject *obj, int kind, char *out, size_t size);
+};
 
-/* Runs op on objs; a new reference, or NULL with an exception set.
- * sources[i] is the object iterator i iterates over, or -1. */
-PyObject *ops_exec(const prog_op *op, PyObject *const *objs,
-                   const int *kinds, const int *sources, uint32_t nobjs);
+extern const struct harness_kind ops_builtin_kind;
+extern const struct harness_kind spec_kind;
 
-/* Whether free-threaded CPython documents op as atomic. */
-int ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs);
+static inline const struct harness_kind *
+harness_kind(int kind)
+{
+    return kind >= PROG_KIND_COUNT ? &spec_kind : &ops_builtin_kind;
+}
 
-/* A shared object's construction, as Python, e.g. "list(range(8))";
- * source is the object an iterator iterates over, or -1. */
-void ops_describe_object(int kind, uint32_t size, int source, char *buf,
-                         size_t size_buf);
+/* Maps a program's object kind into the family. */
+int harness_object_kind(int family, uint32_t kind);
 
-/* The operation an op runs, as Python, e.g. "o0.append(3)" (for reports). */
-void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
-                  char *buf, size_t size);
+/* Creates p's shared objects (new references). */
+void harness_make_objects(const prog_program *p, int family, PyObject **objs,
+                          int *kinds, int *sources);
+
+/* Stops the process with a message (and the Python error, if any). */
+void harness_die(const char *what);
+
+/* repr(obj) into out; "!Type" when repr raised. */
+void harness_repr(PyObject *obj, char *out, size_t size);
 
 /* --- spec.c: extension types declared in a spec ---------------------------- */
 
@@ -103,6 +125,9 @@ void ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
  * on any error in it. */
 void spec_load_stdlib(void);
 void spec_load_file(const char *path);
+
+/* 1 when the spec loaded is a scenario (a .py file, docs/explore.md). */
+int spec_is_scenario(void);
 
 /* Types loaded: kinds PROG_KIND_COUNT .. PROG_KIND_COUNT + count - 1. */
 int spec_count(void);
@@ -112,31 +137,14 @@ int spec_op_count(int kind);
 /* Python that recreates the spec's imports and prelude (for repro.py). */
 const char *spec_preamble(void);
 
-/* The ops.c entry points for spec kinds. */
-PyObject *spec_exec(const prog_op *op, PyObject *const *objs, int kind,
-                    uint32_t nobjs);
-int spec_is_atomic(const prog_op *op, int kind);
-/* An op raised (its exception is set): a finding, which aborts, when the
- * spec says it must not. */
-void spec_raised(const prog_op *op, int kind, uint32_t nobjs);
 /* Runs the checks of the spec types among objs after an execution; a
  * failing one is a finding, which aborts. */
 void spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs);
-PyObject *spec_make_object(int kind, uint32_t size, PyObject *source,
-                           int *over_source);
-void spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
-                   size_t size);
-void spec_describe_object(int kind, uint32_t size, int source, char *buf,
-                          size_t size_buf);
 
 /* Seed inputs for the spec's types (kinds kind_base + type) into dir,
  * with one preemption every `sweep` points (0: none); the number written,
  * or -1 after a message. */
 int spec_write_seeds(const char *dir, uint32_t kind_base, unsigned sweep);
-
-/* A spec object's declared state, as text, for the linearizability
- * check. */
-void spec_state_text(PyObject *obj, int kind, char *out, size_t size);
 
 /* --- report.c: report mode, for `ftfuzz replay` ----------------------------- */
 

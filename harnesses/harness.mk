@@ -3,7 +3,12 @@
 # variant of CPython (its ftfuzz-cpython.mk, read by tests/embed/embed.mk)
 # and link the scheduler, the program format and its custom mutator.
 
-FUZZ_FAMILIES := list dict set bytearray deque iter mixed ext spec
+# the second field of each row of include/ftfuzz/families.def (make would
+# count a literal parenthesis in the pattern)
+families_open := (
+FUZZ_FAMILIES := $(shell sed -n \
+    's/^FTFUZZ_FAMILY_ROW$(families_open)[A-Z_]*, *\([a-z_]*\),.*/\1/p' \
+    include/ftfuzz/families.def)
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_TARGETS  := $(foreach f,$(FUZZ_FAMILIES),$(FUZZ_DIR)/fuzz_$(f))
 
@@ -19,7 +24,7 @@ HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
 # (plus the sanitizer of the CPython build) only.
 HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
 
-$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
+$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
 
@@ -44,9 +49,10 @@ $(FUZZ_DIR)/fuzz_%: harnesses/fuzz_target.c $(HARNESS_OBJS) $(PROG_LIB) $(PROG_G
 $(FUZZ_DIR)/fuzz_%.dict: harnesses/fuzz.dict
 	@mkdir -p $(@D)
 	cp $< $@
-$(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options
+# max_len is the largest program the mutator makes (include/ftfuzz/limits.def).
+$(FUZZ_DIR)/fuzz_%.options: harnesses/fuzz.options include/ftfuzz/limits.def
 	@mkdir -p $(@D)
-	cp $< $@
+	scripts/fill-limits.sh $< > $@
 
 all: $(FUZZ_TARGETS) $(FUZZ_TARGETS:=.dict) $(FUZZ_TARGETS:=.options)
 .SECONDARY: $(HARNESS_OBJS)

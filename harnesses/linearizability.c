@@ -8,7 +8,7 @@
  *
  * It applies only to programs small enough to enumerate (at most
  * LIN_MAX_OPS operations and LIN_MAX_ORDERS orders) whose every operation
- * free-threaded CPython documents as atomic (ops_is_atomic, table in
+ * free-threaded CPython documents as atomic (the kinds' is_atomic, table in
  * docs/atomic-operations.md).  Results are compared as repr() text, or as
  * the exception type's name.
  */
@@ -43,28 +43,21 @@ lin_text(PyObject *r, char *out, size_t size)
         Py_XDECREF(exc);
         return;
     }
-    PyObject *s = PyObject_Repr(r);
-    const char *u = s ? PyUnicode_AsUTF8(s) : NULL;
-    snprintf(out, size, "%s", u ? u : "<repr failed>");
-    if (!u)
-        PyErr_Clear();
-    Py_XDECREF(s);
+    harness_repr(r, out, size);
 }
 
-/*
- * An object's final state as text.  Only containers: no atomic op touches
- * an iterator, and an iterator's repr is its address, which differs
- * between the concurrent and every sequential run.
- */
+/* An object's final state as text, as its kind sees it. */
 static void
 lin_state_text(PyObject *obj, int kind, char *out)
 {
-    if (kind >= PROG_KIND_COUNT)
-        spec_state_text(obj, kind, out, LIN_TEXT * 2);
-    else if (kind >= PROG_ITER_LIST)
-        snprintf(out, LIN_TEXT * 2, "(iterator, not compared)");
-    else
-        lin_text(obj, out, LIN_TEXT * 2);
+    harness_kind(kind)->state(obj, kind, out, LIN_TEXT * 2);
+}
+
+/* op's kind, the kind of its target. */
+static int
+lin_op_kind(const prog_op *op, const int *kinds, uint32_t nobjs)
+{
+    return kinds[op->target % nobjs];
 }
 
 void
@@ -111,9 +104,12 @@ lin_applies(const prog_program *p, const int *kinds)
 {
     uint32_t total = 0;
     for (uint32_t t = 0; t < p->nthreads; t++) {
-        for (uint32_t i = 0; i < p->threads[t].nops; i++)
-            if (!ops_is_atomic(&p->threads[t].ops[i], kinds, p->nobjects))
+        for (uint32_t i = 0; i < p->threads[t].nops; i++) {
+            const prog_op *op = &p->threads[t].ops[i];
+            int k = lin_op_kind(op, kinds, p->nobjects);
+            if (!harness_kind(k)->is_atomic(op, k))
                 return 0;
+        }
         total += p->threads[t].nops;
     }
     return total > 0 && total <= LIN_MAX_OPS
@@ -132,8 +128,10 @@ lin_run_order(const prog_program *p, int family, unsigned nops, int *all)
     int matches = 0;
     for (unsigned k = 0; k < nops; k++) {
         unsigned t = order[k], i = next[t]++;
-        PyObject *r = ops_exec(&p->threads[t].ops[i], objs, kinds, sources,
-                               p->nobjects);
+        const prog_op *op = &p->threads[t].ops[i];
+        int kind = lin_op_kind(op, kinds, p->nobjects);
+        PyObject *r = harness_kind(kind)->exec(op, objs, kind, sources,
+                                               p->nobjects);
         lin_text(r, seq_result[t][i], LIN_TEXT);
         Py_XDECREF(r);
         matches += strcmp(seq_result[t][i], observed[t][i]) == 0;
@@ -205,12 +203,12 @@ lin_recording(void)
     return lin_active;
 }
 
-void
+int
 lin_check(const prog_program *p, int family, PyObject *const *objs,
           const int *kinds)
 {
     if (!lin_active)
-        return;
+        return 0;
     lin_active = 0;
     lin_observed_text(p);
     for (uint32_t o = 0; o < p->nobjects; o++)
@@ -218,7 +216,7 @@ lin_check(const prog_program *p, int family, PyObject *const *objs,
     unsigned nops = prog_count_ops(p), used[PROG_MAX_THREADS] = {0};
     best_matches = -1;
     if (lin_search(p, family, 0, nops, used))
-        return;
+        return 0;
 
     char text[LIN_TEXT + 64];
     fprintf(stderr, "==ftfuzz== FINDING: linearizability violation\n"
@@ -226,16 +224,16 @@ lin_check(const prog_program *p, int family, PyObject *const *objs,
                     "what the concurrent execution gave.\n  observed:\n");
     for (uint32_t t = 0; t < p->nthreads; t++)
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
-            ops_describe(&p->threads[t].ops[i], kinds, p->nobjects, text,
-                         sizeof text);
+            const prog_op *op = &p->threads[t].ops[i];
+            int k = lin_op_kind(op, kinds, p->nobjects);
+            harness_kind(k)->describe(op, k, p->nobjects, text, sizeof text);
             fprintf(stderr, "    T%u op %u: %s -> %s\n", t, i, text,
                     observed[t][i]);
         }
     for (uint32_t o = 0; o < p->nobjects; o++)
         fprintf(stderr, "    o%u = %s\n", o, observed_state[o]);
-    harness_finding = "linearizability";
     fprintf(stderr, "  closest sequential order (%d of %u results and "
                     "states agree):\n%s",
             best_matches, nops + p->nobjects, best_text);
-    abort();
+    return 1;
 }

@@ -256,16 +256,11 @@ op_feeds_itself(const prog_op *op, const int *sources, uint32_t nobjs)
     return sources[other] == (int)(op->target % nobjs);
 }
 
-PyObject *
-ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
+static PyObject *
+ops_exec(const prog_op *op, PyObject *const *objs, int kind,
          const int *sources, uint32_t nobjs)
 {
-    if (nobjs == 0)
-        Py_RETURN_NONE;
     PyObject *t = objs[op->target % nobjs];
-    int kind = kinds[op->target % nobjs];
-    if (kind >= PROG_KIND_COUNT)
-        return spec_exec(op, objs, kind, nobjs);
     PyObject *other = objs[op->other % nobjs];
     const struct op_row *row = op_select(op->code, kind);
     long v = op_value(op->arg, kind);
@@ -364,14 +359,9 @@ ops_exec(const prog_op *op, PyObject *const *objs, const int *kinds,
  * steps), cross-object operations, iterators, bytearrays, and `*=`, whose
  * size guard (op_too_big) reads the length apart from the operation.
  */
-int
-ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs)
+static int
+ops_is_atomic(const prog_op *op, int kind)
 {
-    if (nobjs == 0)
-        return 0;
-    int kind = kinds[op->target % nobjs];
-    if (kind >= PROG_KIND_COUNT)
-        return spec_is_atomic(op, kind);
     if (!(K(kind) & (K_LIST | K_DICT | K_SET | K_DEQUE)))
         return 0;
     switch (op_select(op->code, kind)->shape) {
@@ -387,20 +377,11 @@ ops_is_atomic(const prog_op *op, const int *kinds, uint32_t nobjs)
     }
 }
 
-void
-ops_describe(const prog_op *op, const int *kinds, uint32_t nobjs,
-             char *buf, size_t size)
+static void
+ops_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
+             size_t size)
 {
-    if (nobjs == 0) {
-        snprintf(buf, size, "pass");
-        return;
-    }
     unsigned ti = op->target % nobjs, oi = op->other % nobjs;
-    int kind = kinds[ti];
-    if (kind >= PROG_KIND_COUNT) {
-        spec_describe(op, kind, nobjs, buf, size);
-        return;
-    }
     const struct op_row *row = op_select(op->code, kind);
     long v = op_value(op->arg, kind), i = op_index(op->arg);
     long key = kind == PROG_DICT ? v : i;
@@ -478,12 +459,10 @@ ops_iter_source_kind(int kind)
     return -1;
 }
 
-PyObject *
+static PyObject *
 ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind,
                 int *over_source)
 {
-    if (kind >= PROG_KIND_COUNT)
-        return spec_make_object(kind, size, source, over_source);
     PyObject *range = ops_range(size), *r = NULL, *tmp;
     *over_source = 0;
     if (range == NULL)
@@ -550,15 +529,11 @@ ops_make_object(int kind, uint32_t size, PyObject *source, int source_kind,
     return r;
 }
 
-void
+static void
 ops_describe_object(int kind, uint32_t size, int source, char *buf,
                     size_t size_buf)
 {
     static const char letters[] = "abcdefghijklmnop";
-    if (kind >= PROG_KIND_COUNT) {
-        spec_describe_object(kind, size, source, buf, size_buf);
-        return;
-    }
     switch (kind) {
     case PROG_LIST:
         snprintf(buf, size_buf, "list(range(%u))", size);
@@ -601,4 +576,87 @@ ops_describe_object(int kind, uint32_t size, int source, char *buf,
         return;
     }
     snprintf(buf, size_buf, "None");
+}
+
+void
+harness_repr(PyObject *obj, char *out, size_t size)
+{
+    PyObject *s = PyObject_Repr(obj);
+    const char *u = s ? PyUnicode_AsUTF8(s) : NULL;
+    if (u == NULL) {
+        PyObject *exc = PyErr_GetRaisedException();
+        snprintf(out, size, "!%s", exc ? Py_TYPE(exc)->tp_name : "?");
+        Py_XDECREF(exc);
+    } else {
+        snprintf(out, size, "%s", u);
+    }
+    Py_XDECREF(s);
+}
+
+/* Only containers have a state to compare: no atomic op touches an
+ * iterator, and an iterator's repr is its address, which differs between
+ * the concurrent and every sequential run. */
+static void
+ops_state(PyObject *obj, int kind, char *out, size_t size)
+{
+    if (kind >= PROG_ITER_LIST)
+        snprintf(out, size, "(iterator, not compared)");
+    else
+        harness_repr(obj, out, size);
+}
+
+const struct harness_kind ops_builtin_kind = {
+    .make = ops_make_object,
+    .exec = ops_exec,
+    .raised = NULL,
+    .is_atomic = ops_is_atomic,
+    .describe = ops_describe,
+    .describe_object = ops_describe_object,
+    .state = ops_state,
+};
+
+/* --- a program's objects ------------------------------------------------------ */
+
+/* The built-in kinds each family fuzzes (families.def); mixed takes
+ * every kind, ext and spec the spec's types. */
+static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) \
+    [HARNESS_##NAME] = {__VA_ARGS__},
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
+};
+
+int
+harness_object_kind(int family, uint32_t kind)
+{
+    /* Extension types follow the built-in kinds: a stored input whose
+     * kinds are all built-in keeps its meaning when types are added. */
+    int nspec = spec_count();
+    if (family == HARNESS_MIXED)
+        return (int)(kind % (uint32_t)(PROG_KIND_COUNT + nspec));
+    if (family == HARNESS_EXT || family == HARNESS_SPEC)
+        return PROG_KIND_COUNT + (int)(kind % (uint32_t)nspec);
+    const int *allowed = family_kinds[family];
+    unsigned n = 0;
+    while (allowed[n] >= 0)
+        n++;
+    return allowed[kind % n];
+}
+
+void
+harness_make_objects(const prog_program *p, int family, PyObject **objs,
+                     int *kinds_out, int *sources_out)
+{
+    for (uint32_t i = 0; i < p->nobjects; i++) {
+        const prog_object *o = &p->objects[i];
+        kinds_out[i] = harness_object_kind(family, o->kind);
+        uint32_t src = o->source % p->nobjects;
+        int over_source;
+        objs[i] = harness_kind(kinds_out[i])->make(
+            kinds_out[i], o->size, src < i ? objs[src] : NULL,
+            src < i ? kinds_out[src] : -1, &over_source);
+        sources_out[i] = over_source ? (int)src : -1;
+        if (objs[i] == NULL)
+            harness_die("cannot create a shared object");
+    }
 }

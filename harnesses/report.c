@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
 #include "harness.h"
 
 #define REPORT_MAX_RUNS (PROG_MAX_THREADS * PROG_MAX_OPS)
@@ -60,8 +61,9 @@ static struct report_run {
 } runs[REPORT_MAX_RUNS];
 static unsigned nruns;
 
-/* The scheduler id of each program thread. */
-static int thread_ids[PROG_MAX_THREADS] = {-1, -1, -1, -1};
+/* The scheduler id of each program thread, plus one: 0 is unknown, so
+ * the zeroed array is right for any PROG_MAX_THREADS. */
+static int thread_ids[PROG_MAX_THREADS];
 
 /* Each thread's open run. */
 static __thread int my_run = -1;
@@ -69,7 +71,7 @@ static __thread int my_run = -1;
 void
 report_init(void)
 {
-    const char *p = getenv("FTFUZZ_REPORT");
+    const char *p = ftfuzz_env_str("FTFUZZ_REPORT");
     if (p && *p)
         snprintf(report_path, sizeof report_path, "%s", p);
 }
@@ -88,7 +90,7 @@ void
 report_thread_start(unsigned thread)
 {
     if (report_path[0] && thread < PROG_MAX_THREADS)
-        thread_ids[thread] = ftfuzz_sched_self();
+        thread_ids[thread] = ftfuzz_sched_self() + 1;
 }
 
 void
@@ -196,11 +198,8 @@ watch_field(uintptr_t addr, int len)
 void
 report_watch_start(void)
 {
-    const char *w = getenv("FTFUZZ_WATCH");
-    if (!report_path[0] || !w || !*w)
-        return;
-    uintptr_t addr = (uintptr_t)strtoull(w, NULL, 0);
-    if (!addr)
+    uintptr_t addr = (uintptr_t)ftfuzz_env_u64("FTFUZZ_WATCH");
+    if (!report_path[0] || !addr)
         return;
     watch = mmap(NULL, sizeof *watch, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -289,7 +288,8 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
         l += len + (nl != NULL);
     }
     for (uint32_t i = 0; i < p->nobjects; i++) {
-        ops_describe_object(kinds[i], p->objects[i].size, sources[i], text,
+        harness_kind(kinds[i])->describe_object(kinds[i], p->objects[i].size,
+                                                sources[i], text,
                             sizeof text);
         dprintf(fd, "object %u %s %d %s\n", i,
                 kinds[i] >= PROG_KIND_COUNT ? spec_type_name(kinds[i])
@@ -297,11 +297,13 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
                 sources[i], text);
     }
     for (uint32_t t = 0; t < p->nthreads; t++)
-        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t], p->threads[t].nops);
+        dprintf(fd, "thread %u %d %u\n", t, thread_ids[t] - 1,
+                p->threads[t].nops);
     for (uint32_t t = 0; t < p->nthreads; t++)
         for (uint32_t i = 0; i < p->threads[t].nops; i++) {
-            ops_describe(&p->threads[t].ops[i], kinds, p->nobjects, text,
-                         sizeof text);
+            const prog_op *op = &p->threads[t].ops[i];
+            int k = kinds[op->target % p->nobjects];
+            harness_kind(k)->describe(op, k, p->nobjects, text, sizeof text);
             dprintf(fd, "op %u %u %s\n", t, i, text);
         }
     for (unsigned i = 0; i < nruns; i++)

@@ -12,7 +12,8 @@
  *      program's input, not part of the race);
  *   3. opens a scheduler session, starts one real Python thread per thread
  *      body with _thread.start_joinable_thread and joins them all, still
- *      under the scheduler;
+ *      under the scheduler (from C for a scenario, see
+ *      harness_start_and_join);
  *   4. closes the session with the main thread detached, so that a thread
  *      still finishing can stop the world;
  *   5. collects garbage again: the debug build's collector checks the
@@ -35,6 +36,8 @@
 #endif
 
 static PyObject *run_threads;    /* _ftfuzz_runner.run(bodies) */
+static PyObject *start_joinable;  /* _thread.start_joinable_thread */
+static PyObject *join_name;       /* "join", a handle's method */
 static PyObject *gc_collect;
 
 /* The program being executed; one at a time per process. */
@@ -71,7 +74,7 @@ static const char runner_code[] =
     "def warm_up():\n"
     "    run([lambda: None])\n";
 
-static void
+void
 harness_die(const char *what)
 {
     fprintf(stderr, "ftfuzz harness: %s\n", what);
@@ -149,7 +152,7 @@ harness_load_spec(int family)
     if (family == HARNESS_EXT || family == HARNESS_MIXED) {
         spec_load_stdlib();
     } else if (family == HARNESS_SPEC) {
-        const char *path = getenv("FTFUZZ_SPEC");
+        const char *path = ftfuzz_env_str("FTFUZZ_SPEC");
         if (path == NULL || !*path) {
             fprintf(stderr, "ftfuzz: fuzz_spec fuzzes the types of a spec: "
                             "set FTFUZZ_SPEC=FILE.toml (or run 'ftfuzz "
@@ -240,6 +243,18 @@ harness_init(const char *argv0, int family)
     if (!run_threads || !gc_collect || !coll)
         harness_die("cannot set up the runner");
     harness_load_spec(family);
+    /* only a scenario's start-up makes these: the other targets' start
+     * stays as their stored inputs knew it */
+    if (family == HARNESS_SPEC && spec_is_scenario()) {
+        PyObject *thread_mod = PyImport_ImportModule("_thread");
+        start_joinable = thread_mod ? PyObject_GetAttrString(
+                                          thread_mod, "start_joinable_thread")
+                                    : NULL;
+        Py_XDECREF(thread_mod);
+        join_name = PyUnicode_InternFromString("join");
+        if (!start_joinable || !join_name)
+            harness_die("cannot set up the scenario's runner");
+    }
     /*
      * One thread, started and joined here, outside any session: the first
      * thread a free-threaded interpreter creates makes it immortalize every
@@ -269,35 +284,6 @@ harness_init(const char *argv0, int family)
     if (frozen == NULL)
         harness_die("gc.freeze() failed");
     Py_DECREF(frozen);
-}
-
-static const int family_kinds[HARNESS_FAMILY_COUNT][PROG_KIND_COUNT + 1] = {
-    [HARNESS_LIST] = {PROG_LIST, PROG_ITER_LIST, -1},
-    [HARNESS_DICT] = {PROG_DICT, PROG_ITER_DICT, -1},
-    [HARNESS_SET] = {PROG_SET, PROG_ITER_SET, -1},
-    [HARNESS_BYTEARRAY] = {PROG_BYTEARRAY, -1},
-    [HARNESS_DEQUE] = {PROG_DEQUE, -1},
-    [HARNESS_ITER] = {PROG_LIST, PROG_DICT, PROG_SET, PROG_ITER_LIST,
-                      PROG_ITER_DICT, PROG_ITER_SET, PROG_ITER_STR,
-                      PROG_ITER_BYTES, PROG_ITER_RANGE,
-                      PROG_ITER_GENERIC_ALIAS, -1},
-};
-
-int
-harness_object_kind(int family, uint32_t kind)
-{
-    /* Extension types follow the built-in kinds: a stored input whose
-     * kinds are all built-in keeps its meaning when types are added. */
-    int nspec = spec_count();
-    if (family == HARNESS_MIXED)
-        return (int)(kind % (uint32_t)(PROG_KIND_COUNT + nspec));
-    if (family == HARNESS_EXT || family == HARNESS_SPEC)
-        return PROG_KIND_COUNT + (int)(kind % (uint32_t)nspec);
-    const int *allowed = family_kinds[family];
-    unsigned n = 0;
-    while (allowed[n] >= 0)
-        n++;
-    return allowed[kind % n];
 }
 
 /*
@@ -342,13 +328,12 @@ thread_body(PyObject *self, PyObject *unused)
         ftfuzz_sched_mark();
     for (uint32_t i = 0; i < t->nops; i++) {
         report_op_begin((unsigned)idx, i);
-        PyObject *r = ops_exec(&t->ops[i], objects, kinds, sources,
+        int k = kinds[t->ops[i].target % current->nobjects];
+        const struct harness_kind *hk = harness_kind(k);
+        PyObject *r = hk->exec(&t->ops[i], objects, k, sources,
                                current->nobjects);
-        if (r == NULL) {
-            int k = kinds[t->ops[i].target % current->nobjects];
-            if (k >= PROG_KIND_COUNT)
-                spec_raised(&t->ops[i], k, current->nobjects);
-        }
+        if (r == NULL && hk->raised)
+            hk->raised(&t->ops[i], k, current->nobjects);
         report_op_end(r == NULL);
         /* The exception, if any, is the op's result. */
         if (lin_recording()) {
@@ -397,23 +382,42 @@ harness_collect(void)
     Py_DECREF(r);
 }
 
-void
-harness_make_objects(const prog_program *p, int family, PyObject **objs,
-                     int *kinds_out, int *sources_out)
+/*
+ * A scenario's threads are started and joined from C: the main thread
+ * then runs no Python inside the session, so a profiler or tracer that the
+ * scenario installs on every thread (threading.setprofile_all_threads)
+ * runs only in the scenario's own threads, and a failure is never the
+ * harness's.  The other targets keep the Python runner: dropping its
+ * frames moves the steps of every execution, which the stored inputs of
+ * corpus/regressions rely on.  0, or -1 with the exception set.
+ */
+static int
+harness_start_and_join(PyObject *bodies)
 {
-    for (uint32_t i = 0; i < p->nobjects; i++) {
-        const prog_object *o = &p->objects[i];
-        kinds_out[i] = harness_object_kind(family, o->kind);
-        uint32_t src = o->source % p->nobjects;
-        int over_source;
-        objs[i] = ops_make_object(kinds_out[i], o->size,
-                                  src < i ? objs[src] : NULL,
-                                  src < i ? kinds_out[src] : -1,
-                                  &over_source);
-        sources_out[i] = over_source ? (int)src : -1;
-        if (objs[i] == NULL)
-            harness_die("cannot create a shared object");
+    Py_ssize_t n = PyList_GET_SIZE(bodies);
+    PyObject *handles = PyList_New(n);
+    if (handles == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *h = PyObject_CallOneArg(start_joinable,
+                                          PyList_GET_ITEM(bodies, i));
+        if (h == NULL) {
+            Py_DECREF(handles);
+            return -1;
+        }
+        PyList_SET_ITEM(handles, i, h);
     }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = PyObject_CallMethodNoArgs(PyList_GET_ITEM(handles, i),
+                                                join_name);
+        if (r == NULL) {
+            Py_DECREF(handles);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(handles);
+    return 0;
 }
 
 static ftfuzz_sched_result
@@ -458,15 +462,23 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     }
     if (ftfuzz_sched_begin(&cfg) != 0)
         harness_die("cannot open a scheduler session");
-    r = PyObject_CallOneArg(run_threads, bodies);
-    if (r == NULL)
-        harness_die("starting or joining the program's threads failed");
-    Py_DECREF(r);
+    if (start_joinable) {
+        if (harness_start_and_join(bodies) < 0)
+            harness_die("starting or joining the program's threads failed");
+    } else {
+        r = PyObject_CallOneArg(run_threads, bodies);
+        if (r == NULL)
+            harness_die("starting or joining the program's threads failed");
+        Py_DECREF(r);
+    }
     PyThreadState *ts = PyEval_SaveThread();
     res = ftfuzz_sched_end();
     PyEval_RestoreThread(ts);
     if (check) {
-        lin_check(p, family, objects, kinds);
+        if (lin_check(p, family, objects, kinds)) {
+            harness_finding = "linearizability";
+            abort();
+        }
         spec_check(objects, kinds, p->nobjects);
     }
 

@@ -11,22 +11,21 @@ Kept apart from spec_loader.py, and run only for a scenario: whatever the
 interpreter allocates while it starts moves the scheduling points of the
 targets' executions, so the built-in spec's loading stays as it was.
 
-load_scenario(text, origin, base_dir) returns (preamble, types) in the
-shape spec_loader.load() gives, each type with a sixth field, the check,
+load_scenario(text, origin, base_dir, limits) returns (preamble, types)
+in the shape spec_loader.load() gives (limits: include/ftfuzz/limits.def
+as a dict, from spec.c), each type with a sixth field, the check,
 and each op with a sixth field, may_raise (always False here).
 """
 import builtins
 import inspect
 import sys
 
-MAX_THREADS = 8   # PROG_MAX_THREADS
-
 
 class SpecError(Exception):
     pass
 
 
-def load_scenario(text, origin, base_dir):
+def load_scenario(text, origin, base_dir, limits):
     """A scenario (docs/explore.md): a Python file with an optional
     setup() whose result the threads share, two or more thread functions
     (every top-level function whose name starts with "thread", in the
@@ -53,6 +52,7 @@ def load_scenario(text, origin, base_dir):
     elif not isinstance(threads, (list, tuple)) or not all(
             callable(f) for f in threads):
         raise SpecError(f"{origin}: THREADS must be a list of functions")
+    MAX_THREADS = limits["PROG_MAX_THREADS"]
     if not 2 <= len(threads) <= MAX_THREADS:
         raise SpecError(f"{origin}: {len(threads)} thread function"
                         f"{'' if len(threads) == 1 else 's'}: define 2 to "

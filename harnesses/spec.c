@@ -43,9 +43,8 @@ extern const char ftfuzz_spec_loader[];
 extern const char ftfuzz_stdlib_spec[];
 extern const char ftfuzz_scenario_loader[];
 
+/* SPEC_MAX_OPS and SPEC_MAX_ARGS are in limits.def */
 #define SPEC_MAX_TYPES (PROG_KIND_LIMIT - PROG_KIND_COUNT)
-#define SPEC_MAX_OPS 32
-#define SPEC_MAX_ARGS 3
 #define SPEC_TEXT 200
 
 /* spec_loader.ARG_KINDS, in order. */
@@ -172,6 +171,34 @@ spec_take(PyObject *result, const char *origin)
     }
 }
 
+/* The loaded spec is a scenario (ftfuzz explore test.py). */
+static int spec_scenario;
+
+/* include/ftfuzz/limits.def as a dict, with SPEC_MAX_TYPES, for the
+ * loaders: they check what they read against these and write none of them
+ * again.  NULL with a Python error set on failure. */
+static PyObject *
+spec_limits(void)
+{
+    static const struct {
+        const char *name;
+        long value;
+    } table[] = {
+#define FTFUZZ_LIMIT(name, value, help) {#name, name},
+#include "ftfuzz/limits.def"
+#undef FTFUZZ_LIMIT
+        {"SPEC_MAX_TYPES", SPEC_MAX_TYPES},
+    };
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < sizeof table / sizeof table[0]; i++) {
+        PyObject *v = PyLong_FromLong(table[i].value);
+        if (v == NULL || PyDict_SetItemString(d, table[i].name, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
 /*
  * Loads a spec: `text` with `origin` (a path, for messages) whose relative
  * `path` entries start at base_dir.  Exits with a message on any error in
@@ -193,11 +220,14 @@ spec_load_text(const char *text, const char *origin, const char *base_dir,
                                        code)
              : NULL;
     Py_XDECREF(code);
-    PyObject *r = mod ? PyObject_CallMethod(mod,
-                                            scenario ? "load_scenario"
-                                                     : "load",
-                                            "sss", text, origin, base_dir)
-                      : NULL;
+    PyObject *limits = mod ? spec_limits() : NULL;
+    PyObject *r = limits ? PyObject_CallMethod(mod,
+                                               scenario ? "load_scenario"
+                                                        : "load",
+                                               "sssO", text, origin,
+                                               base_dir, limits)
+                         : NULL;
+    Py_XDECREF(limits);
     Py_XDECREF(mod);
     if (r == NULL)
         spec_fail(origin);
@@ -254,7 +284,14 @@ spec_load_file(const char *path)
     size_t plen = strlen(path);
     int scenario = plen > 3 && !strcmp(path + plen - 3, ".py");
     spec_load_text(text, path, dir, scenario);
+    spec_scenario = scenario;
     free(text);
+}
+
+int
+spec_is_scenario(void)
+{
+    return spec_scenario;
 }
 
 /* --- executions ----------------------------------------------------------- */
@@ -336,10 +373,14 @@ spec_arg_text(const prog_op *op, int i, int kind, uint32_t nobjs, char *buf,
     snprintf(buf, size, "None");
 }
 
-PyObject *
+static void spec_describe(const prog_op *op, int kind, uint32_t nobjs,
+                          char *buf, size_t size);
+
+static PyObject *
 spec_exec(const prog_op *op, PyObject *const *objs, int kind,
-          uint32_t nobjs)
+          const int *sources, uint32_t nobjs)
 {
+    (void)sources;   /* a spec's constructor gets the source itself */
     const struct spec_op *so = spec_op(op, kind);
     PyObject *t = objs[op->target % nobjs];
     /* stack[0] is scratch space for PY_VECTORCALL_ARGUMENTS_OFFSET */
@@ -385,7 +426,7 @@ spec_finding(const char *verdict, const char *heading, const char *what)
     abort();
 }
 
-void
+static void
 spec_raised(const prog_op *op, int kind, uint32_t nobjs)
 {
     if (spec_op(op, kind)->may_raise)
@@ -418,15 +459,17 @@ spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs)
     }
 }
 
-int
+static int
 spec_is_atomic(const prog_op *op, int kind)
 {
     return spec_op(op, kind)->atomic;
 }
 
-PyObject *
-spec_make_object(int kind, uint32_t size, PyObject *source, int *over_source)
+static PyObject *
+spec_make_object(int kind, uint32_t size, PyObject *source,
+                 int source_kind, int *over_source)
 {
+    (void)source_kind;   /* new(n, source) decides what fits itself */
     const struct spec_type *t = spec_type(kind);
     PyObject *n = PyLong_FromUnsignedLong(size);
     PyObject *args[2] = {n, source ? source : Py_None};
@@ -475,7 +518,7 @@ spec_expand(const char *tmpl, char vals[][48], int nvals, char *buf,
     buf[len] = '\0';
 }
 
-void
+static void
 spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
               size_t size)
 {
@@ -493,7 +536,7 @@ spec_describe(const prog_op *op, int kind, uint32_t nobjs, char *buf,
     spec_expand(so->text, vals, 5, buf, size);
 }
 
-void
+static void
 spec_describe_object(int kind, uint32_t size, int source, char *buf,
                      size_t size_buf)
 {
@@ -506,7 +549,7 @@ spec_describe_object(int kind, uint32_t size, int source, char *buf,
     spec_expand(spec_type(kind)->new_text, vals, 2, buf, size_buf);
 }
 
-void
+static void
 spec_state_text(PyObject *obj, int kind, char *out, size_t size)
 {
     const struct spec_type *t = spec_type(kind);
@@ -527,6 +570,17 @@ spec_state_text(PyObject *obj, int kind, char *out, size_t size)
     Py_XDECREF(r);
     Py_XDECREF(s);
 }
+
+/* A spec's types behind the harness's one kind interface (harness.h). */
+const struct harness_kind spec_kind = {
+    .make = spec_make_object,
+    .exec = spec_exec,
+    .raised = spec_raised,
+    .is_atomic = spec_is_atomic,
+    .describe = spec_describe,
+    .describe_object = spec_describe_object,
+    .state = spec_state_text,
+};
 
 /* --- seeds ------------------------------------------------------------------ */
 

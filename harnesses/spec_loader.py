@@ -6,7 +6,9 @@ checks every field, imports the modules, runs the prelude and compiles
 each constructor, operation and state expression into a function.  The
 format is described in docs/extension-spec.md.
 
-load(text, origin, base_dir) returns (preamble, types).  preamble is the
+load(text, origin, base_dir, limits) returns (preamble, types); limits
+is the table of include/ftfuzz/limits.def (name -> value) that spec.c
+passes, so that no limit is written here again.  preamble is the
 Python that recreates the spec's namespace in a reproducer (repro.py);
 each type is (name, new, new_text, state, ops) and each op is
 (method, function, arg_kinds, atomic, text), where the *_text fields are
@@ -23,9 +25,6 @@ import tomllib
 # Argument kinds, in the order spec.c numbers them.
 ARG_KINDS = ("int", "index", "byte", "bool", "str", "bytes", "float",
              "none", "object")
-MAX_TYPES = 52
-MAX_OPS = 32
-MAX_ARGS = 3
 TOP_KEYS = {"version", "path", "imports", "prelude", "type"}
 TYPE_KEYS = {"name", "new", "state", "op"}
 OP_KEYS = {"method", "expr", "args", "atomic"}
@@ -88,7 +87,10 @@ def string(table, key, where, required=False):
     return value.strip()
 
 
-def load(text, origin, base_dir):
+def load(text, origin, base_dir, limits):
+    MAX_TYPES = limits["SPEC_MAX_TYPES"]
+    MAX_OPS = limits["SPEC_MAX_OPS"]
+    MAX_ARGS = limits["SPEC_MAX_ARGS"]
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

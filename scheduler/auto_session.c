@@ -15,19 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/env.h"
 #include "sched_internal.h"
 
 static ftfuzz_strategy *auto_strategy;
 static int auto_done;
 
-static int
-env_set(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
 
 /* Writes the closing line and the result file; once. */
 static void
@@ -38,7 +34,7 @@ auto_finish(int verdict, int sig)
     ftfuzz_sched_result r = ftfuzz_sched_snapshot();
     if (sched.trace_out[0])
         ftfuzz_sched_write_trace(sched.trace_out);
-    if (!env_set("FTFUZZ_QUIET"))
+    if (!ftfuzz_env_bool("FTFUZZ_QUIET"))
         fprintf(stderr,
                 "==ftfuzz== verdict %s%s, trace hash 0x%016llx, steps %llu, "
                 "switches %llu, strategy %s\n",
@@ -46,7 +42,7 @@ auto_finish(int verdict, int sig)
                 (unsigned long long)r.trace_hash,
                 (unsigned long long)r.steps,
                 (unsigned long long)r.switches, sched.strategy_text);
-    const char *path = getenv("FTFUZZ_RESULT");
+    const char *path = ftfuzz_env_str("FTFUZZ_RESULT");
     if (path && *path) {
         FILE *f = fopen(path, "w");
         if (f) {
@@ -101,15 +97,14 @@ __attribute__((constructor)) static void
 auto_session_start(int argc, char **argv)
 {
     (void)argc;
-    if (env_set("FTFUZZ_DISABLE"))
+    if (ftfuzz_env_bool("FTFUZZ_DISABLE"))
         return;
-    if (!env_set("FTFUZZ_NO_REEXEC"))
+    if (!ftfuzz_env_bool("FTFUZZ_NO_REEXEC"))
         ftfuzz_aslr_reexec(argv);
-    const char *spec = getenv("FTFUZZ_STRATEGY");
-    if (!spec || !*spec)
-        spec = "pct:3";
-    const char *seed_s = getenv("FTFUZZ_SEED");
-    uint64_t seed = seed_s ? strtoull(seed_s, NULL, 0) : 0;
+    /* after the re-exec, so that a warning is printed once */
+    ftfuzz_env_validate(environ);
+    const char *spec = ftfuzz_env_str("FTFUZZ_STRATEGY");
+    uint64_t seed = ftfuzz_env_u64("FTFUZZ_SEED");
     char err[512];
     auto_strategy = ftfuzz_strategy_parse(spec, seed, err, sizeof err);
     if (!auto_strategy) {
@@ -122,7 +117,7 @@ auto_session_start(int argc, char **argv)
     atexit(auto_exit);
     ftfuzz_sched_config cfg = {
         .strategy = auto_strategy,
-        .trace_out = getenv("FTFUZZ_TRACE_OUT"),
+        .trace_out = ftfuzz_env_str("FTFUZZ_TRACE_OUT"),
         .on_finding = auto_on_finding,
     };
     if (cfg.trace_out && !*cfg.trace_out)

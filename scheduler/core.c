@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "ftfuzz/env.h"
 #include "sched_internal.h"
 
 /* Read at every hooked atomic site; see atomic_hooks.h. */
@@ -475,23 +476,6 @@ sched_finding(int verdict, const char *report)
 
 /* --- sessions -------------------------------------------------------------- */
 
-static uint64_t
-env_u64(const char *name, uint64_t dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 0);
-    if (errno || *end || x == 0) {
-        fprintf(stderr, "ftfuzz: ignoring %s=%s (not a positive number)\n",
-                name, v);
-        return dflt;
-    }
-    return x;
-}
-
 FTFUZZ_EXPORT int
 ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
 {
@@ -507,13 +491,13 @@ ftfuzz_sched_begin(const ftfuzz_sched_config *cfg)
     ftfuzz_sched_step = 0;
     sched.strategy = cfg->strategy;
     sched.max_steps = cfg->max_steps ? cfg->max_steps
-                                     : env_u64("FTFUZZ_MAX_STEPS", 10000000);
+                                     : ftfuzz_env_u64("FTFUZZ_MAX_STEPS");
     sched.quantum = cfg->quantum ? cfg->quantum
-                                 : env_u64("FTFUZZ_QUANTUM", 20000);
+                                 : ftfuzz_env_u64("FTFUZZ_QUANTUM");
     sched.watchdog_seconds =
         cfg->watchdog_seconds
             ? cfg->watchdog_seconds
-            : (unsigned)env_u64("FTFUZZ_WATCHDOG_SECONDS", 10);
+            : (unsigned)ftfuzz_env_u64("FTFUZZ_WATCHDOG_SECONDS");
     sched.on_finding =
         cfg->on_finding ? cfg->on_finding : sched_default_on_finding;
     sched.trace_callers = cfg->trace_callers;

@@ -1,7 +1,7 @@
 /*
- * What the strategies share: a seeded generator, and the parser of strategy
- * specs ("pct:3:k=2000", "pctlog:3", "random:0.05", "bytes:0a01",
- * "replay:FILE").
+ * What the strategies share: a seeded generator, and the constructor of a
+ * strategy from its spec ("pct:3:k=2000", "pctlog:3", "random:0.05",
+ * "bytes:0a01", "replay:FILE"; the grammar is strategy_parse.c's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,73 +65,39 @@ read_file(const char *path, uint8_t **out, size_t *len)
 }
 
 FTFUZZ_EXPORT ftfuzz_strategy *
-ftfuzz_strategy_parse(const char *spec, uint64_t seed, char *err,
+ftfuzz_strategy_parse(const char *text, uint64_t seed, char *err,
                       size_t errsize)
 {
-    char name[32];
-    const char *colon = strchr(spec, ':');
-    size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
-    const char *rest = colon ? colon + 1 : "";
-    if (nlen >= sizeof name)
-        nlen = sizeof name - 1;
-    memcpy(name, spec, nlen);
-    name[nlen] = 0;
-
-    if (!strcmp(name, "pct") || !strcmp(name, "pctlog")) {
-        char *end;
-        errno = 0;
-        unsigned long d = strtoul(rest, &end, 10);
-        uint64_t k = 0;
-        if (end == rest || errno || d < 1 || d > 64)
-            goto bad;
-        if (*end == ':' && !strncmp(end + 1, "k=", 2)) {
-            const char *ks = end + 3;
-            k = strtoull(ks, &end, 10);
-            if (end == ks || k == 0)
-                goto bad;
-        }
-        if (*end)
-            goto bad;
-        return name[3] ? ftfuzz_strategy_pct_log((unsigned)d, k, seed)
-                       : ftfuzz_strategy_pct((unsigned)d, k, seed);
-    }
-    if (!strcmp(name, "random")) {
-        double p = 0.02;
-        if (*rest) {
-            char *end;
-            p = strtod(rest, &end);
-            if (end == rest || *end || !(p > 0 && p <= 1))
-                goto bad;
-        }
-        return ftfuzz_strategy_random(p, seed);
-    }
-    if (!strcmp(name, "bytes")) {
+    ftfuzz_strategy_spec spec;
+    if (ftfuzz_strategy_spec_parse(text, &spec, err, errsize))
+        return NULL;
+    switch (spec.kind) {
+    case FTFUZZ_STRATEGY_PCT:
+        return ftfuzz_strategy_pct(spec.depth, spec.k, seed);
+    case FTFUZZ_STRATEGY_PCT_LOG:
+        return ftfuzz_strategy_pct_log(spec.depth, spec.k, seed);
+    case FTFUZZ_STRATEGY_RANDOM:
+        return ftfuzz_strategy_random(spec.p > 0 ? spec.p : 0.02, seed);
+    case FTFUZZ_STRATEGY_BYTES: {
         uint8_t *data = NULL;
         size_t len = 0;
-        if (rest[0] == '@') {
-            if (read_file(rest + 1, &data, &len)) {
-                snprintf(err, errsize, "cannot read %s: %s", rest + 1,
+        if (spec.arg[0] == '@') {
+            if (read_file(spec.arg + 1, &data, &len)) {
+                snprintf(err, errsize, "cannot read %s: %s", spec.arg + 1,
                          strerror(errno));
                 return NULL;
             }
-        } else if (parse_hex(rest, &data, &len)) {
-            goto bad;
+        } else if (parse_hex(spec.arg, &data, &len)) {
+            snprintf(err, errsize, "bad strategy '%s': not an even number "
+                     "of hex digits (bytes:HEX)", text);
+            return NULL;
         }
         ftfuzz_strategy *s = ftfuzz_strategy_bytes(data, len);
         free(data);
         return s;
     }
-    if (!strcmp(name, "replay")) {
-        if (!*rest)
-            goto bad;
-        return ftfuzz_strategy_replay(rest, err, errsize);
+    case FTFUZZ_STRATEGY_REPLAY:
+        return ftfuzz_strategy_replay(spec.arg, err, errsize);
     }
-bad:
-    snprintf(err, errsize,
-             "bad strategy '%s': expected pct:D[:k=K] or pctlog:D[:k=K] "
-             "(1 <= D <= 64), "
-             "random[:P] (0 < P <= 1), bytes:HEX, bytes:@FILE or "
-             "replay:FILE",
-             spec);
     return NULL;
 }

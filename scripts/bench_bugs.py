@@ -7,8 +7,11 @@ example extension's two races) it measures, on this machine, in one run:
   - executions to the first failing schedule for the strategies random
     (p = 0.002 and 0.01), pct with d = 1, 2, 3 and pctlog with d = 2, 3
     (both counted from the first operation, k measured on a run without
-    preemptions), through the targets' explore
+    preemptions), and explore's default portfolio (those strategies in
+    turn, docs/explore.md), through the targets' explore
     mode: the program's operations fixed, the schedule from seed b + i;
+    the failing example scenarios (harnesses/examples/scenarios) too, as
+    `ftfuzz explore` runs them;
   - executions to the first finding for libFuzzer with the custom mutator,
     from the program with its schedule removed, with and without the
     interleaving features (FTFUZZ_INTERLEAVING=sites / off);
@@ -25,7 +28,11 @@ figures to build/bench-bugs/results.json.
 
 usage: scripts/bench_bugs.py [--seeds 5] [--budget 300] [--fuzz-budget 1000]
                              [--real-seconds 120] [--jobs 2] [--races A,B]
+                             [--strategies S,T] [--strategies-only]
                              [--no-write] [--render | --real-only R.json]
+
+--strategies-only measures the strategy columns alone (no fuzzer, no real
+threads) and writes its table between the "strategies" markers instead.
 """
 import argparse
 import concurrent.futures
@@ -49,12 +56,15 @@ REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
 EXAMPLE_SPEC = os.path.join(BUILD, "examples", "racy", "example.toml")
 PLAIN_PYTHON = os.path.join(BUILD, "cpython-plain", "bin", "python3")
 BENCHMARKS = os.path.join(ROOT, "BENCHMARKS.md")
+SCENARIOS = os.path.join(ROOT, "harnesses", "examples", "scenarios")
 
 # random is the program format's default p (0.002); random:0.01 won on
 # most races in a side run (BENCHMARKS.md), so both are measured; pctlog
-# draws pct's change points log-uniformly.
+# draws pct's change points log-uniformly; portfolio is explore's default,
+# some of these in turn.
 STRATEGIES = ["random", "random:0.01", "pct:1", "pct:2", "pct:3", "pctlog:2",
-              "pctlog:3"]
+              "pctlog:3", "portfolio"]
+PORTFOLIO = "portfolio"
 
 
 def fuzzers(args):
@@ -168,6 +178,14 @@ def races():
                 EXAMPLE_SPEC, "linearizability violation (lost update)"))
     out.append(("example_buffer_get_append", "fuzz_spec", buffer,
                 EXAMPLE_SPEC, "crash (SIGSEGV: get reads freed storage)"))
+    # the example scenarios that fail, as `ftfuzz explore` runs them (no
+    # input: the target builds the scenario's program)
+    for name, what in (("odict_copy_clear", "crash or exception"),
+                       ("counter_check", "check (lost update)"),
+                       ("setprofile_all_threads_exit",
+                        "crash (a freed thread state)")):
+        out.append((f"scenario_{name}", "fuzz_spec", None,
+                    os.path.join(SCENARIOS, name + ".py"), what))
     return out
 
 
@@ -187,14 +205,16 @@ def explore_run(race, strategy, base, budget, tmp):
     """Executions to the first failing schedule (None: none in budget)."""
     name, target, path, spec, _ = race
     out = os.path.join(tmp, f"explore-{name}-{strategy}-{base}")
+    inputs = {"FTFUZZ_EXPLORE_INPUT": path} if path else {}
     t0 = time.monotonic()
     r = subprocess.run(
         [os.path.join(FUZZ, target)], capture_output=True, text=True,
         timeout=3600,
-        env=target_env(spec, FTFUZZ_EXPLORE=out, FTFUZZ_EXPLORE_INPUT=path,
+        env=target_env(spec, FTFUZZ_EXPLORE=out,
                        FTFUZZ_EXPLORE_STRATEGY=strategy,
                        FTFUZZ_EXPLORE_ITERATIONS=budget,
-                       FTFUZZ_EXPLORE_SEED=base, FTFUZZ_EXPLORE_QUIET=1))
+                       FTFUZZ_EXPLORE_SEED=base, FTFUZZ_EXPLORE_QUIET=1,
+                       **inputs))
     seconds = time.monotonic() - t0
     m = re.search(r"FAILING schedule after (\d+) of", r.stdout)
     if r.returncode == 1 and m:
@@ -356,41 +376,129 @@ def machine():
             f"{platform.release()}, {time.strftime('%Y-%m-%d', time.gmtime())}")
 
 
+def portfolio_summary(results, strategies, budget):
+    """How the portfolio compares with each single strategy, and with the
+    best single strategy of each race (median executions, hits)."""
+    singles = [x for x in strategies if x != PORTFOLIO]
+    if PORTFOLIO not in strategies or not singles:
+        return []
+    inf = float("inf")
+
+    def med(found):
+        m = median_or_none(found, len(found))
+        return inf if m is None else m
+
+    def hits(found):
+        return sum(x is not None for x in found)
+
+    lines = ["", f"Portfolio (explore's default) against each single "
+             f"strategy, same budget of {budget} schedules, race by race "
+             f"(median executions; found: seeds that found the race):"]
+    for x in singles:
+        fewer = more = same = more_found = fewer_found = 0
+        for r in results.values():
+            a, b = med(r["explore"][PORTFOLIO]), med(r["explore"][x])
+            fewer += a < b
+            more += a > b
+            same += a == b
+            ha, hb = hits(r["explore"][PORTFOLIO]), hits(r["explore"][x])
+            more_found += ha > hb
+            fewer_found += ha < hb
+        lines.append(f"- against {x}: fewer executions on {fewer} races, "
+                     f"more on {more}, the same on {same}; found in more "
+                     f"seeds on {more_found}, in fewer on {fewer_found}.")
+    worse = []
+    at_least = 0
+    for name, r in results.items():
+        best = min(singles, key=lambda x: (med(r["explore"][x]),
+                                           -hits(r["explore"][x])))
+        a, b = med(r["explore"][PORTFOLIO]), med(r["explore"][best])
+        ha, hb = hits(r["explore"][PORTFOLIO]), hits(r["explore"][best])
+        if a <= b and ha >= hb:
+            at_least += 1
+        else:
+            pa = "> budget" if a == inf else f"{a:g}"
+            pb = "> budget" if b == inf else f"{b:g}"
+            worse.append(f"{name} ({pa}, {ha} found, against {best} {pb}, "
+                         f"{hb} found)")
+    lines.append(f"- against the best single strategy of each race: as "
+                 f"fast and as often on {at_least} of {len(results)} "
+                 f"races" + (f"; behind on {len(worse)}: "
+                             + "; ".join(worse) if worse else "") + ".")
+    return lines
+
+
 def table(results, args):
     # results.json of an earlier version may lack a newer strategy
     strategies = [s for s in STRATEGIES
                   if all(s in r["explore"] for r in results.values())]
-    cols = strategies + [label for label, _ in fuzzers(args)]
-    lines = [
-        "<!-- bugs:begin (written by scripts/bench_bugs.py) -->",
-        "## Finding known races: strategies, fuzzer, real threads",
-        "",
-        f"Command: `make bench-bugs` (scripts/bench_bugs.py --seeds "
-        f"{args.seeds} --budget {args.budget} --fuzz-budget "
-        f"{args.fuzz_budget} --real-seconds {args.real_seconds}). "
-        f"Machine: {machine()}.",
-        "",
-        "Executions and seconds to the first detection, medians over "
-        f"{args.seeds} seeds (found/tried; a miss counts as infinite, "
-        f"`> N`: the median missed within the budget of N; seconds include "
-        f"the process's start, about 1 s, and pct's run that measures k).  Strategies "
-        f"vary only the schedule of the race's operations (pct counted "
-        f"from the first operation, k measured); the fuzzer starts from "
-        f"the operations without a schedule and mutates everything, and "
-        f"any finding counts.  Real threads: the race as a plain Python "
-        f"program on the plain free-threaded debug CPython, fresh threads "
-        f"every run, for as long as ftfuzz spent on that race in this run "
-        f"(at most {args.real_seconds} s), started again after each crash.",
-        "",
-        "| race | " + " | ".join(cols) + " | real threads | ratio |",
-        "|---" * (len(cols) + 3) + "|",
-    ]
+    only = getattr(args, "strategies_only", False)
+    fuzz_cols = [] if only else fuzzers(args)
+    cols = strategies + [label for label, _ in fuzz_cols]
+    marker = "strategies" if only else "bugs"
+    if only:
+        lines = [
+            f"<!-- {marker}:begin (written by scripts/bench_bugs.py "
+            f"--strategies-only) -->",
+            "## Finding known races: explore's strategies and its default "
+            "portfolio",
+            "",
+            f"Command: `scripts/bench_bugs.py --strategies-only --seeds "
+            f"{args.seeds} --budget {args.budget} --strategies "
+            f"{','.join(strategies)}`. Machine: {machine()}.",
+            "",
+            "Executions and seconds to the first failing schedule, medians "
+            f"over {args.seeds} seeds (found/tried; a miss counts as "
+            f"infinite, `> N`: the median missed within the budget of N; "
+            f"seconds include the process's start and pct's run that "
+            f"measures k).  The bench-bugs races (their operations fixed, "
+            f"the schedule varied) and the example scenarios that fail "
+            f"(`scenario_*`, as `ftfuzz explore` runs them).  portfolio: "
+            f"explore's default, iteration i runs strategy i mod 4 of "
+            f"pctlog:3, random:0.01, pct:3, random:0.002 (random is "
+            f"random:0.002).",
+            "",
+            "| race | " + " | ".join(cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+        ]
+    else:
+        lines = [
+            "<!-- bugs:begin (written by scripts/bench_bugs.py) -->",
+            "## Finding known races: strategies, fuzzer, real threads",
+            "",
+            f"Command: `make bench-bugs` (scripts/bench_bugs.py --seeds "
+            f"{args.seeds} --budget {args.budget} --fuzz-budget "
+            f"{args.fuzz_budget} --real-seconds {args.real_seconds}). "
+            f"Machine: {machine()}.",
+            "",
+            "Executions and seconds to the first detection, medians over "
+            f"{args.seeds} seeds (found/tried; a miss counts as infinite, "
+            f"`> N`: the median missed within the budget of N; seconds "
+            f"include the process's start, about 1 s, and pct's run that "
+            f"measures k).  Strategies "
+            f"vary only the schedule of the race's operations (pct counted "
+            f"from the first operation, k measured; portfolio: explore's "
+            f"default, some of them in turn); the fuzzer starts from "
+            f"the operations without a schedule and mutates everything, and "
+            f"any finding counts (not run on the scenarios).  Real threads: "
+            f"the race as a plain Python "
+            f"program on the plain free-threaded debug CPython, fresh "
+            f"threads every run, for as long as ftfuzz spent on that race "
+            f"in this run (at most {args.real_seconds} s), started again "
+            f"after each crash.",
+            "",
+            "| race | " + " | ".join(cols) + " | real threads | ratio |",
+            "|---" * (len(cols) + 3) + "|",
+        ]
     notes = []
     for name, r in results.items():
         row = [cell(r["explore"][s], r["explore_s"][s], args.budget)
                for s in strategies]
         row += [cell(r["fuzz"][mode], r["fuzz_s"][mode], args.fuzz_budget)
-                for _, mode in fuzzers(args)]
+                if mode in r["fuzz"] else "n/a" for _, mode in fuzz_cols]
+        if only:
+            lines.append(f"| {name} | " + " | ".join(row) + " |")
+            continue
         best = [m for m in (median_or_none(v, len(v))
                             for v in list(r["explore"].values())
                             + list(r["fuzz"].values())) if m is not None]
@@ -409,6 +517,10 @@ def table(results, args):
             ratio = "> " + times(rt['runs'] / min(best)) if best else "n/a"
         lines.append(f"| {name} | " + " | ".join(row)
                      + f" | {real} | {ratio} |")
+    lines += portfolio_summary(results, strategies, args.budget)
+    if only:
+        lines.append(f"<!-- {marker}:end -->")
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "Ratio: real-thread runs per crash divided by the executions of "
@@ -418,12 +530,15 @@ def table(results, args):
     if notes:
         lines.append("n/a: no real-thread figure for "
                      + ", ".join(notes) + " (a linearizability violation "
-                     "needs the oracle, and the example extension is built "
-                     "for the fuzz CPython only).")
+                     "needs the oracle, the example extension is built "
+                     "for the fuzz CPython only, and a scenario's failure "
+                     "may be its check).")
     cov = []
+    mode = fuzzers(args)[1][1]
     for name, r in results.items():
+        if "off" not in r["fuzz"] or mode not in r["fuzz"]:
+            continue
         off = median_or_none(r["fuzz"]["off"], len(r["fuzz"]["off"]))
-        mode = fuzzers(args)[1][1]
         on = median_or_none(r["fuzz"][mode], len(r["fuzz"][mode]))
         cov.append((name, off, on))
     better = sum(1 for _, off, on in cov
@@ -435,21 +550,34 @@ def table(results, args):
         f"Interleaving features against edges alone (median executions): "
         f"fewer on {better} races, more on {worse}, the same on "
         f"{len(cov) - better - worse}.",
-        "<!-- bugs:end -->",
+        f"<!-- {marker}:end -->",
     ]
     return "\n".join(lines) + "\n"
 
 
-def write_section(text):
+def write_section(text, marker="bugs"):
     old = open(BENCHMARKS).read() if os.path.exists(BENCHMARKS) else ""
-    begin = old.find("<!-- bugs:begin")
-    end = old.find("<!-- bugs:end -->")
+    begin = old.find(f"<!-- {marker}:begin")
+    end = old.find(f"<!-- {marker}:end -->")
     if begin >= 0 and end >= 0:
-        new = old[:begin] + text + old[end + len("<!-- bugs:end -->\n"):]
+        new = (old[:begin] + text
+               + old[end + len(f"<!-- {marker}:end -->\n"):])
     else:
         new = old.rstrip("\n") + "\n\n" + text
     with open(BENCHMARKS, "w") as f:
         f.write(new)
+
+
+def fuzzed(race, args):
+    """The fuzzer columns run on the races with an input (not on the
+    scenarios) and not with --strategies-only."""
+    return race[2] is not None and not args.strategies_only
+
+
+def section(args):
+    """The markers of BENCHMARKS.md the table goes between."""
+    return "strategies" if getattr(args, "strategies_only", False) \
+        else "bugs"
 
 
 def measure_real_threads(all_races, results, args, tmp):
@@ -493,6 +621,12 @@ def main():
                          "(default sites)")
     ap.add_argument("--races", default="",
                     help="comma-separated race names (default: all)")
+    ap.add_argument("--strategies", default="",
+                    help="comma-separated strategy columns (default: "
+                         + ",".join(STRATEGIES) + ")")
+    ap.add_argument("--strategies-only", action="store_true",
+                    help="no fuzzer and no real threads; the table goes "
+                         "between the strategies markers")
     ap.add_argument("--no-write", action="store_true",
                     help="print the table, leave BENCHMARKS.md alone")
     ap.add_argument("--render", metavar="RESULTS.json",
@@ -512,6 +646,8 @@ def main():
             results = saved["results"]
         except (OSError, ValueError, KeyError) as e:
             sys.exit(f"bench_bugs: cannot read {saved_from}: {e}")
+        if args.strategies:
+            STRATEGIES[:] = args.strategies.split(",")
         if args.real_only:
             os.makedirs(WORK, exist_ok=True)
             tmp = tempfile.mkdtemp(prefix="run-", dir=WORK)
@@ -522,11 +658,13 @@ def main():
         text = table(results, args)
         print(text)
         if not args.no_write:
-            write_section(text)
+            write_section(text, section(args))
             print(f"bench-bugs: written to {BENCHMARKS}")
         return
     if args.seeds < 1 or args.budget < 1 or args.fuzz_budget < 1:
         ap.error("--seeds, --budget and --fuzz-budget must be positive")
+    if args.strategies:
+        STRATEGIES[:] = args.strategies.split(",")
     for path in [FTFUZZ, os.path.join(FUZZ, "fuzz_spec"), EXAMPLE_SPEC,
                  PLAIN_PYTHON]:
         if not os.path.exists(path):
@@ -548,9 +686,11 @@ def main():
                       "explore_s": {s: [None] * args.seeds
                                     for s in STRATEGIES},
                       "fuzz": {m: [None] * args.seeds
-                               for _, m in fuzzers(args)},
+                               for _, m in fuzzers(args)
+                               if fuzzed(r, args)},
                       "fuzz_s": {m: [None] * args.seeds
-                                 for _, m in fuzzers(args)},
+                                 for _, m in fuzzers(args)
+                                 if fuzzed(r, args)},
                       "seconds": 0.0, "real": None, "what": r[4]}
                for r in all_races}
     tasks = []
@@ -558,7 +698,7 @@ def main():
         for s in STRATEGIES:
             for i, b in enumerate(bases):
                 tasks.append(("explore", race, s, i, b))
-        for _, m in fuzzers(args):
+        for _, m in fuzzers(args) if fuzzed(race, args) else []:
             for i in range(args.seeds):
                 tasks.append(("fuzz", race, m, i, bases[i]))
     done = 0
@@ -583,12 +723,13 @@ def main():
                   f"{i}: {n if n is not None else 'not found'} "
                   f"({seconds:.1f} s; {time.monotonic() - t0:.0f} s in all)",
                   flush=True)
-    measure_real_threads(all_races, results, args, tmp)
+    if not args.strategies_only:
+        measure_real_threads(all_races, results, args, tmp)
     save_results(results, args)
     text = table(results, args)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, section(args))
         print(f"bench-bugs: written to {BENCHMARKS}")
     shutil.rmtree(tmp, ignore_errors=True)
 

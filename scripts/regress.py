@@ -24,15 +24,31 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
+# `ftfuzz regress` says which ftfuzz and targets it is (an installed one
+# has them outside ROOT); run directly, the checkout's
+FTFUZZ = os.environ.get("FTFUZZ_SELF") or os.path.join(ROOT, "build", "bin",
+                                                       "ftfuzz")
 BUILD_CPYTHON = os.path.join(ROOT, "scripts", "build-cpython.sh")
 DEFAULT_CORPUS = os.path.join(ROOT, "corpus", "regressions")
-DEFAULT_TARGETS = os.path.join(ROOT, "build", "fuzz")
+DEFAULT_TARGETS = os.environ.get("FTFUZZ_TARGETS_DIR") or os.path.join(
+    ROOT, "build", "fuzz")
 DEFAULT_CPYTHON = os.path.join(ROOT, "build", "cpython-fuzz")
 REGRESS_BUILD = os.path.join(ROOT, "build", "regress")
 
 # not fuzz_spec: it needs a user's spec, and no regression input has one
-FAMILIES = ("list", "dict", "set", "bytearray", "deque", "iter", "mixed", "ext")
+def read_families(path):
+    """The families whose targets regression inputs may name: rows of
+    include/ftfuzz/families.def with regress 1."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        sys.exit(f"ftfuzz regress: cannot read {path}: {e.strerror}")
+    return tuple(m.group(1) for m in re.finditer(
+        r"^FTFUZZ_FAMILY_ROW\(\w+,\s*(\w+),\s*1,", text, re.M))
+
+
+FAMILIES = read_families(os.path.join(ROOT, "include", "ftfuzz",
+                                      "families.def"))
 TARGETS = tuple("fuzz_" + f for f in FAMILIES)
 
 # What `ftfuzz replay --brief` can say.
@@ -639,6 +655,10 @@ def regress(args):
         raise Fatal(f"{FTFUZZ} has no 'replay --brief --targets-dir': it is "
                     f"out of date; run 'make all' in {ROOT}")
     if args.cpython:
+        if not os.path.isfile(os.path.join(ROOT, "Makefile")):
+            raise Fatal(f"--cpython builds the targets anew, which needs the "
+                        f"ftfuzz checkout; this is an installed copy "
+                        f"({ROOT}): run it from a checkout")
         tested = user_cpython(args.cpython)
         say(f"checking {tested.name}: {tested.description}")
         targets_dir = build(os.path.realpath(args.cpython), args.jobs)

@@ -1,4 +1,5 @@
 """Helpers shared by the test modules (pytest puts tests/ on sys.path)."""
+import os
 import re
 
 import pytest
@@ -26,3 +27,16 @@ def regression_meta(path):
         if m:
             fields[m.group(1)] = m.group(2).strip()
     return fields
+
+
+LIMITS_DEF = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "include", "ftfuzz", "limits.def")
+
+
+def limits():
+    """include/ftfuzz/limits.def, the one place limits are defined, as a
+    dict: name -> value."""
+    found = dict((m.group(1), int(m.group(2))) for m in re.finditer(
+        r"^FTFUZZ_LIMIT\((\w+),\s*(\d+),", open(LIMITS_DEF).read(), re.M))
+    assert "PROG_MAX_THREADS" in found, f"cannot read {LIMITS_DEF}"
+    return found

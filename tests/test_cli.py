@@ -71,6 +71,22 @@ def test_explore_reports_a_program_not_built_with_ftfuzz_cc(tmp_path):
     assert "was the program built with scripts/ftfuzz-cc?" in r.stdout
 
 
+@pytest.mark.parametrize("strategy,message", [
+    ("pct:0", "bad strategy 'pct:0': D must be a number in 1..64"),
+    ("random:2", "bad strategy 'random:2': P must be a number in 0..1"),
+    ("nonsense", "bad strategy 'nonsense'"),
+])
+def test_explore_refuses_a_bad_strategy_before_running(tmp_path, strategy,
+                                                      message):
+    """The CLI reads the strategy with the scheduler's own parser: a bad
+    one is the user's error, not a failed calibration run."""
+    r = run("explore", "--strategy", strategy, "--iterations", "3", "--out",
+            str(tmp_path), "--", "/bin/true")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr, r.stderr
+    assert "calibration" not in r.stderr
+
+
 def test_env_lists_the_variables():
     r = run("env")
     assert r.returncode == 0
@@ -134,3 +150,62 @@ def test_campaign_counts_findings_by_kind(tmp_path):
     assert sorted(os.listdir(seeds)) == ["generic_alias_iter_next",
                                          "list_sort_len"]
 
+
+
+# --- environment variables (include/ftfuzz/envs.def, env.h) -------------------
+
+def run_env(argv, **env):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+
+
+def test_a_misspelled_variable_gets_one_warning_with_a_suggestion():
+    r = run_env([FTFUZZ, "targets"], FTFUZZ_INTERLEAVNG="sites")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("ftfuzz: warning: FTFUZZ_INTERLEAVNG is not a "
+                          "variable ftfuzz reads; did you mean "
+                          "FTFUZZ_INTERLEAVING?") == 1, r.stderr
+    # a program built with ftfuzz-cc re-executes itself (ASLR): still once
+    prog = os.path.join(ROOT, "build", "tests", "sched", "lost_update_correct")
+    r = run_env([prog], FTFUZZ_SEEED="3")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("FTFUZZ_SEEED is not a variable ftfuzz reads; "
+                          "did you mean FTFUZZ_SEED?") == 1, r.stderr
+    # a name like none gets no suggestion; a known one no warning
+    r = run_env([FTFUZZ, "targets"], FTFUZZ_SOMETHING_ELSE="1",
+                FTFUZZ_SEED="2")
+    assert "FTFUZZ_SOMETHING_ELSE is not a variable ftfuzz reads (ftfuzz " \
+        "env lists them)" in r.stderr and "FTFUZZ_SEED " not in r.stderr
+
+
+@pytest.mark.parametrize("name,value,wants", [
+    ("FTFUZZ_MAX_STEPS", "abc", "expected a whole number of at least 1"),
+    ("FTFUZZ_MAX_STEPS", "0", "expected a whole number of at least 1"),
+    ("FTFUZZ_SEED", "-1", "expected a whole number"),
+    ("FTFUZZ_NO_FORK", "yes", "expected 1 (on) or 0 (off)"),
+])
+def test_a_malformed_value_stops_every_ftfuzz_process(name, value, wants):
+    message = f"ftfuzz: {name}={value}: {wants}"
+    prog = os.path.join(ROOT, "build", "tests", "sched", "lost_update_correct")
+    target = os.path.join(ROOT, "build", "fuzz", "fuzz_list")
+    for argv in ([FTFUZZ, "targets"], [prog], [target, "-runs=1"]):
+        r = run_env(argv, **{name: value})
+        assert r.returncode == 2, (argv, r.stderr[-2000:])
+        assert message in r.stderr, (argv, r.stderr[-2000:])
+
+
+def test_env_lists_every_variable_with_its_type_and_default():
+    r = run("env")
+    text = open(os.path.join(ROOT, "include", "ftfuzz", "envs.def")).read()
+    names = re.findall(r"^FTFUZZ_ENV\((FTFUZZ_\w+),", text, re.M)
+    assert len(names) > 30
+    for name in names:
+        assert f"  {name}  (" in r.stdout, name
+    assert "  FTFUZZ_MAX_STEPS  (number >= 1, default 10000000)" in r.stdout
+
+
+def test_help_of_a_command():
+    r = run("help", "replay")
+    assert r.returncode == 0 and "--targets-dir" in r.stdout, r.stdout
+    r = run("help", "nosuch")
+    assert r.returncode == 2 and "unknown command 'nosuch'" in r.stderr

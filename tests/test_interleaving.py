@@ -329,3 +329,36 @@ def test_bench_bugs_renders_results_of_an_earlier_version(tmp_path):
     assert "| > 1000 (1/3) |" in row   # sites missed on 2 of 3 seeds
     text = bench_bugs.table({"a": race(bench_bugs.STRATEGIES)}, args)
     assert "| random:0.01 |" in text
+
+
+def test_bench_bugs_compares_the_portfolio_with_each_strategy():
+    """The lines under the strategies table: the portfolio against each
+    single strategy, and against the best one of each race."""
+    sys.path.insert(0, os.path.dirname(BENCH_BUGS))
+    import bench_bugs
+    args = type("Args", (), dict(seeds=3, budget=300, strategies_only=True,
+                                 fuzz_budget=1000, real_seconds=120,
+                                 interleaving="sites"))()
+
+    def race(figures):
+        return {"explore": figures,
+                "explore_s": {s: [1.0] * 3 for s in figures},
+                "fuzz": {}, "fuzz_s": {}, "seconds": 1.0, "what": "crash",
+                "real": None}
+    strategies = [s for s in bench_bugs.STRATEGIES if s != "pct:1"]
+    late = {s: [None] * 3 for s in strategies}
+    late.update({"random:0.01": [200, 210, 220],
+                 "portfolio": [None, 800, None]})
+    early = {s: [50, 60, 70] for s in strategies}
+    early["portfolio"] = [5, 6, 7]
+    text = bench_bugs.table({"late": race(late), "early": race(early)},
+                            args)
+    assert text.startswith("<!-- strategies:begin")
+    assert text.rstrip().endswith("<!-- strategies:end -->")
+    assert "| early | " in text and "fuzzer" not in text
+    assert "- against random:0.01: fewer executions on 1 races, more on 1" \
+        in text
+    assert "- against pct:3: fewer executions on 1 races, more on 0, the " \
+        "same on 1" in text
+    assert "as fast and as often on 1 of 2 races; behind on 1: late " \
+        "(> budget, 1 found, against random:0.01 210, 3 found)" in text

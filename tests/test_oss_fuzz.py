@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import limits
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_SH = ROOT / "scripts" / "oss-fuzz" / "build.sh"
 BUILD_CPYTHON = ROOT / "scripts" / "build-cpython.sh"
@@ -300,8 +302,12 @@ def test_out_has_targets_corpora_dictionaries_options(oss_fuzz):
         assert names == seeds, f"{t}_seed_corpus.zip != corpus/{t}"
         assert (out / f"{t}.dict").read_bytes() == \
             (ROOT / "harnesses" / "fuzz.dict").read_bytes()
-        assert (out / f"{t}.options").read_bytes() == \
-            (ROOT / "harnesses" / "fuzz.options").read_bytes()
+        # fuzz.options with max_len filled in from limits.def
+        assert (out / f"{t}.options").read_text() == \
+            (ROOT / "harnesses" / "fuzz.options").read_text().replace(
+                "@PROG_FUZZ_MAX_ENCODED@",
+                str(limits()["PROG_FUZZ_MAX_ENCODED"]))
+        assert "max_len = 2048\n" in (out / f"{t}.options").read_text()
     stdlib = list((out / "ftfuzz-python" / "lib").glob("python3.*t"))
     assert len(stdlib) == 1 and (stdlib[0] / "os.py").is_file(), stdlib
     assert (stdlib[0] / "lib-dynload").is_dir()

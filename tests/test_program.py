@@ -12,14 +12,20 @@ import subprocess
 
 import pytest
 
+from helpers import limits
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROGS = os.path.join(ROOT, "build", "tests", "fuzz")
 UNITS = ["unit_program", "unit_program_asan"]
 
-# include/ftfuzz/program.h
-MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = 8, 4, 16, 256, 16
+# include/ftfuzz/limits.def
+_L = limits()
+MAX_OBJECTS, MAX_THREADS, MAX_OPS, MAX_SCHEDULE, MAX_SIZE = (
+    _L["PROG_MAX_OBJECTS"], _L["PROG_MAX_THREADS"], _L["PROG_MAX_OPS"],
+    _L["PROG_MAX_SCHEDULE"], _L["PROG_MAX_SIZE"])
 # kinds decode modulo PROG_KIND_LIMIT (built-in kinds and spec types)
-KIND_LIMIT, STRATEGY_COUNT, MAX_DEPTH = 64, 6, 8
+KIND_LIMIT, MAX_DEPTH = _L["PROG_KIND_LIMIT"], _L["PROG_MAX_DEPTH"]
+STRATEGY_COUNT = 6   # enum prog_strategy (include/ftfuzz/program.h)
 PPM = 1000000   # PROG_PPM: random's p is in millionths, at most 1
 
 
@@ -120,7 +126,7 @@ def test_roundtrip_of_random_valid_programs():
     r = unit("roundtrip", 5000, 1)
     assert r["programs"] == 5000
     # full programs are among them, and fit the documented bound
-    assert 1400 < r["largest"] <= r["max_encoded"] == 2048
+    assert 1400 < r["largest"] <= r["max_encoded"] == _L["PROG_MAX_ENCODED"]
 
 
 def test_every_field_decodes_from_its_documented_number():

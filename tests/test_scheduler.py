@@ -79,7 +79,7 @@ def test_bug_found_within_budget_and_replays(name, strategy, tmp_path):
 
 
 def test_explore_defaults_to_uniform_pct_on_a_program(tmp_path):
-    """Scenarios default to pctlog:3; a program to pct:3, whose uniform
+    """Scenarios default to a portfolio; a program to pct:3, whose uniform
     change points do not starve a bug late in the run."""
     r = run([FTFUZZ, "explore", "--iterations", "200", "--out",
              str(tmp_path), "--", prog("spinlock")])

@@ -12,9 +12,16 @@
 
 #include "ftfuzz/program.h"
 
-#ifndef FTFUZZ_ROOT
-#define FTFUZZ_ROOT "."
-#endif
+/* Where this ftfuzz finds its fuzz targets and its data (corpus/,
+ * scripts/), from its own executable (paths.c), so that a copied or
+ * installed ftfuzz works; and that executable's path. */
+const char *cli_targets_dir(void);
+const char *cli_data_dir(void);
+const char *cli_self(void);
+/* The path of fuzz target `name` (fuzz_list, ...): in --targets-dir of
+ * `cmd` when given, else cli_targets_dir().  -1 after a message when it is
+ * not built. */
+int cli_target_path(const char *cmd, const char *name, char *path, size_t n);
 
 struct cmd {
     const char *name, *args, *summary;
@@ -55,8 +62,13 @@ void disable_aslr(void);
 int make_dir(const char *dir);
 int count_files(const char *dir, const char *prefix);
 
-/* The fuzz targets' families: fuzz_<family>. */
-#define FTFUZZ_NFAMILIES 9
+/* The fuzz targets' families: fuzz_<family> (include/ftfuzz/families.def). */
+enum {
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) FTFUZZ_FAMILY_##NAME,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
+    FTFUZZ_NFAMILIES
+};
 extern const char *const families[FTFUZZ_NFAMILIES];
 
 /* --spec FILE of `cmd`, else a `spec:` line of meta_file (relative to its

@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/sched.h"
 
 /* --- the command table ------------------------------------------------------ */
 
@@ -408,7 +410,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
     }
     int quiet = *flag("explore", "--quiet") != 0;
     const char *out = flag("explore", "--out");
-    /* empty: the target's own default (pctlog:3, harness_explore) */
+    /* empty: the target's own default (the portfolio, harness_explore) */
     const char *strategy = flag("explore", "--strategy");
     char *scenario = realpath(argv[0], NULL);
     if (!scenario) {
@@ -417,10 +419,7 @@ explore_scenario(const struct cmd *c, int argc, char **argv)
         return 2;
     }
     char target[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_spec", FTFUZZ_ROOT);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz explore: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+    if (cli_target_path("explore", "fuzz_spec", target, sizeof target)) {
         free(scenario);
         return 2;
     }
@@ -555,7 +554,13 @@ cmd_explore(int argc, char **argv)
     snprintf(strategy, sizeof strategy, "%s",
              *flag("explore", "--strategy") ? flag("explore", "--strategy")
                                             : "pct:3");
-    if (!strncmp(strategy, "replay", 6)) {
+    ftfuzz_strategy_spec spec;
+    char bad[512];
+    if (ftfuzz_strategy_spec_parse(strategy, &spec, bad, sizeof bad)) {
+        fprintf(stderr, "ftfuzz explore: %s\n", bad);
+        return 2;
+    }
+    if (spec.kind == FTFUZZ_STRATEGY_REPLAY) {
         fprintf(stderr, "ftfuzz explore: use 'ftfuzz replay' for traces\n");
         return 2;
     }
@@ -587,8 +592,8 @@ cmd_explore(int argc, char **argv)
     struct run_result r;
 
     /* PCT needs k, the length of a run: measure it with one run. */
-    if ((!strncmp(strategy, "pct:", 4) || !strncmp(strategy, "pctlog:", 7))
-        && !strstr(strategy, ":k=")) {
+    if ((spec.kind == FTFUZZ_STRATEGY_PCT
+         || spec.kind == FTFUZZ_STRATEGY_PCT_LOG) && spec.k == 0) {
         snprintf(env_strategy, sizeof env_strategy, "FTFUZZ_STRATEGY=pct:1");
         snprintf(env_seed, sizeof env_seed, "FTFUZZ_SEED=%llu",
                  (unsigned long long)seed);
@@ -644,8 +649,8 @@ cmd_explore(int argc, char **argv)
                 print_file(saved_log, stdout);
                 printf("----\n");
             }
-            printf("replay the schedule:\n  %s/build/bin/ftfuzz replay "
-                   "--trace %s --", FTFUZZ_ROOT, saved_trace);
+            printf("replay the schedule:\n  %s replay --trace %s --",
+                   cli_self(), saved_trace);
             print_quoted(stdout, prog);
             printf("\nor run it again directly:\n  FTFUZZ_STRATEGY='%s' "
                    "FTFUZZ_SEED=%llu", strategy, (unsigned long long)s);
@@ -794,8 +799,9 @@ cmd_replay(int argc, char **argv)
 /* --- the rest ---------------------------------------------------------------- */
 
 const char *const families[FTFUZZ_NFAMILIES] = {
-    "mixed", "list", "dict", "set", "bytearray", "deque", "iter", "ext",
-    "spec",
+#define FTFUZZ_FAMILY_ROW(NAME, name, regress, help, ...) #name,
+#include "ftfuzz/families.def"
+#undef FTFUZZ_FAMILY_ROW
 };
 
 int
@@ -1122,13 +1128,10 @@ cmd_fuzz(int argc, char **argv)
         jobs = n > 0 ? (uint64_t)n : 1;
     }
     char target[4096], out[4096], corpus[4200], seeds[4200];
-    snprintf(target, sizeof target, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
-             family);
-    if (access(target, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz fuzz: %s is not built: run 'make cpython "
-                        "all' in %s\n", target, FTFUZZ_ROOT);
+    char name[64];
+    snprintf(name, sizeof name, "fuzz_%s", family);
+    if (cli_target_path("fuzz", name, target, sizeof target))
         return 2;
-    }
     const char *spec_path = spec ? getenv("FTFUZZ_SPEC") : NULL;
     if (spec_path) {
         /* findings of different specs stay apart: fuzz_spec-NAME */
@@ -1146,7 +1149,8 @@ cmd_fuzz(int argc, char **argv)
     snprintf(corpus, sizeof corpus, "%s/corpus", out);
     if (make_dir(flag("fuzz", "--out")) || make_dir(out) || make_dir(corpus))
         return 2;
-    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", FTFUZZ_ROOT, family);
+    snprintf(seeds, sizeof seeds, "%s/corpus/fuzz_%s", cli_data_dir(),
+             family);
 
     /* Seeds for the spec's types, written by the target itself: each pair
      * of operations of a type on two threads (spec.c).  fuzz_ext has
@@ -1301,7 +1305,11 @@ cmd_regress(int argc, char **argv)
     /* scripts/regress.py does the work (docs/regress.md).  Its arguments
      * are passed through unchanged: it parses them and has the --help. */
     char script[4096];
-    snprintf(script, sizeof script, "%s/scripts/regress.py", FTFUZZ_ROOT);
+    snprintf(script, sizeof script, "%s/scripts/regress.py", cli_data_dir());
+    /* regress.py finds this ftfuzz and its targets through these, so that
+     * an installed ftfuzz checks its own */
+    setenv("FTFUZZ_SELF", cli_self(), 1);
+    setenv("FTFUZZ_TARGETS_DIR", cli_targets_dir(), 1);
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) {
         perror("ftfuzz regress");
@@ -1330,7 +1338,7 @@ cmd_targets(int argc, char **argv)
         return 2;
     for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/build/fuzz/fuzz_%s", FTFUZZ_ROOT,
+        snprintf(path, sizeof path, "%s/fuzz_%s", cli_targets_dir(),
                  families[i]);
         printf("  fuzz_%-10s %s\n", families[i],
                access(path, X_OK) == 0 ? path : "(not built: make cpython all)");
@@ -1344,11 +1352,15 @@ cmd_env(int argc, char **argv)
     int dd;
     if (parse_flags(find_cmd("env"), argc, argv, &dd) < 0)
         return 2;
-#define FTFUZZ_ENV(name, dflt, help) \
-    printf("  %-24s %s%s%s%s\n", #name, help, *dflt ? " (default " : "", \
-           dflt, *dflt ? ")" : "");
-#include "ftfuzz/envs.def"
-#undef FTFUZZ_ENV
+    static const char *const types[] = {
+        [FTFUZZ_ENV_STR] = "text", [FTFUZZ_ENV_U64] = "number",
+        [FTFUZZ_ENV_POS] = "number >= 1", [FTFUZZ_ENV_BOOL] = "0 or 1",
+    };
+    for (size_t i = 0; i < FTFUZZ_ENV_COUNT; i++) {
+        const struct ftfuzz_env_var *v = &ftfuzz_env_vars[i];
+        printf("  %s  (%s%s%s)\n      %s\n", v->name, types[v->type],
+               *v->dflt ? ", default " : "", v->dflt, v->help);
+    }
     return 0;
 }
 
@@ -1359,9 +1371,25 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* a malformed FTFUZZ_* value stops here; the processes this one
+     * starts need not warn again about unknown names */
+    ftfuzz_env_validate(environ);
+    setenv("FTFUZZ_ENV_CHECKED", "1", 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
         || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        const struct cmd *c = NULL;
+        for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                c = &commands[i];
+        if (argc > 2 && !c) {
+            fprintf(stderr, "ftfuzz: unknown command '%s'\n\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        if (c)
+            command_help(c, stdout);
+        else
+            usage(stdout);
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

@@ -342,10 +342,10 @@ read_trace_file(const char *path, struct report *r)
 static const char *
 short_path(const char *path)
 {
-    const char *p;
-    size_t root = strlen(FTFUZZ_ROOT);
-    if (!strncmp(path, FTFUZZ_ROOT "/", root + 1))
-        return path + root + 1;
+    const char *p, *root = cli_data_dir();
+    size_t n = strlen(root);
+    if (!strncmp(path, root, n) && path[n] == '/')
+        return path + n + 1;
     if ((p = strstr(path, "/cpython/")) && (p = strstr(p, "/src/")))
         return p + 5;
     return path;
@@ -985,17 +985,7 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
                         "lists them)\n", cmd, name);
         return -1;
     }
-    const char *tdir = flag(cmd, "--targets-dir");
-    if (*tdir)
-        snprintf(path, n, "%s/%s", tdir, name);
-    else
-        snprintf(path, n, "%s/build/fuzz/%s", FTFUZZ_ROOT, name);
-    if (access(path, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz %s: %s is not built: run 'make cpython "
-                        "all' in %s\n", cmd, path, FTFUZZ_ROOT);
-        return -1;
-    }
-    return 0;
+    return cli_target_path(cmd, name, path, n);
 }
 
 /* Runs the input once (in report mode when asked); fills r from its

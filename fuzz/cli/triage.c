@@ -208,17 +208,18 @@ cmp_bucket(const void *a, const void *b)
 static int
 target_path(const char *name, char *path, size_t n)
 {
-    const char *tdir = flag("triage", "--targets-dir");
-    if (*tdir)
-        snprintf(path, n, "%s/%s", tdir, name);
+    return cli_target_path("triage", name, path, n);
+}
+
+/* The regression corpus: --regressions, else the data directory's. */
+static void
+regressions_dir(char *dir, size_t n)
+{
+    const char *reg = flag("triage", "--regressions");
+    if (*reg)
+        snprintf(dir, n, "%s", reg);
     else
-        snprintf(path, n, "%s/build/fuzz/%s", FTFUZZ_ROOT, name);
-    if (access(path, X_OK) != 0) {
-        fprintf(stderr, "ftfuzz triage: %s is not built: run 'make cpython "
-                        "all' in %s\n", path, FTFUZZ_ROOT);
-        return -1;
-    }
-    return 0;
+        snprintf(dir, n, "%s/corpus/regressions", cli_data_dir());
 }
 
 /* Marks each bucket whose signature a regression input of the same target
@@ -227,10 +228,8 @@ static void
 known_as(struct bucket *b, size_t nb, const char *target_name,
          const char *tmp)
 {
-    const char *reg = flag("triage", "--regressions");
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", *reg ? reg : FTFUZZ_ROOT
-             "/corpus/regressions");
+    regressions_dir(dir, sizeof dir);
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
@@ -259,6 +258,18 @@ known_as(struct bucket *b, size_t nb, const char *target_name,
     }
     if (d)
         closedir(d);
+}
+
+/* The directory of a target's path. */
+static const char *
+target_dir(const char *target)
+{
+    static char dir[4300];
+    snprintf(dir, sizeof dir, "%s", target);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    return dir;
 }
 
 int
@@ -342,14 +353,9 @@ triage_dir(const char *dir, const char *target_name, int minimize)
             continue;
         char min[4400], cmd[9200];
         snprintf(min, sizeof min, "%s.min", b[i].rep->path);
-        snprintf(cmd, sizeof cmd, "'/proc/self/exe' minimize --time 10 "
-                 "--target %s --out '%s' '%s' > /dev/null 2>&1", name, min,
-                 b[i].rep->path);
-        if (*flag("triage", "--targets-dir"))
-            snprintf(cmd, sizeof cmd, "'/proc/self/exe' minimize --time 10 "
-                     "--target %s --targets-dir '%s' --out '%s' '%s' > "
-                     "/dev/null 2>&1", name, flag("triage", "--targets-dir"),
-                     min, b[i].rep->path);
+        snprintf(cmd, sizeof cmd, "'%s' minimize --time 10 --target %s "
+                 "--targets-dir '%s' --out '%s' '%s' > /dev/null 2>&1",
+                 cli_self(), name, target_dir(target), min, b[i].rep->path);
         struct finding f;
         if (system(cmd) == 0 && input_signature(target, min, tmp, &f) == 0
             && !strcmp(f.sig, b[i].sig))
@@ -425,9 +431,12 @@ static void
 cpython_version(char *out, size_t n)
 {
     glob_t g;
+    char pattern[4200];
     snprintf(out, n, "unknown");
-    if (glob(FTFUZZ_ROOT "/build/cpython-fuzz/include/python3*/patchlevel.h",
-             0, NULL, &g) != 0)
+    snprintf(pattern, sizeof pattern,
+             "%s/build/cpython-fuzz/include/python3*/patchlevel.h",
+             cli_data_dir());
+    if (glob(pattern, 0, NULL, &g) != 0)
         return;
     FILE *f = fopen(g.gl_pathv[0], "r");
     char line[256];
@@ -471,10 +480,9 @@ promote(const char *bucket, const char *name, const char *dir)
         fprintf(stderr, "ftfuzz triage: no bucket %s in %s\n", bucket, tsv);
         return 2;
     }
-    const char *reg = flag("triage", "--regressions");
-    char to[4400], meta[4500], version[64], expected[96];
-    snprintf(to, sizeof to, "%s/%s", *reg ? reg : FTFUZZ_ROOT
-             "/corpus/regressions", name);
+    char to[4400], meta[4500], version[64], expected[96], reg[4200];
+    regressions_dir(reg, sizeof reg);
+    snprintf(to, sizeof to, "%s/%s", reg, name);
     snprintf(meta, sizeof meta, "%s.meta", to);
     if (access(to, F_OK) == 0 || access(meta, F_OK) == 0) {
         fprintf(stderr, "ftfuzz triage: %s already exists\n", to);

@@ -16,12 +16,12 @@
 extern "C" {
 #endif
 
-#define PROG_MAX_OBJECTS 8
-#define PROG_MAX_THREADS 4
-#define PROG_MAX_OPS 16          /* per thread */
-#define PROG_MAX_SCHEDULE 256    /* bytes of the `bytes` strategy */
-#define PROG_MAX_SIZE 16         /* initial length of a shared object */
-#define PROG_MAX_DEPTH 8         /* schedule.depth is 1..PROG_MAX_DEPTH */
+/* PROG_MAX_THREADS, PROG_MAX_OPS, ...: the limits, from limits.def. */
+enum prog_limit {
+#define FTFUZZ_LIMIT(name, value, help) name = (value),
+#include "ftfuzz/limits.def"
+#undef FTFUZZ_LIMIT
+};
 
 /* Shared objects.  An iterator kind iterates over the object `source`
  * designates (or over a fresh one of the right type). */
@@ -54,9 +54,6 @@ enum prog_object_kind {
 #define PROG_RANDOM_DEFAULT_PPM 2000
 #define PROG_PPM 1000000
 
-/* SharedObject.kind decodes modulo this. */
-#define PROG_KIND_LIMIT 64
-
 /* How the interleaving of a run is chosen. */
 enum prog_strategy {
     /* the scheduler's `bytes` strategy over schedule.bytes */
@@ -88,7 +85,9 @@ prog_pct_at_mark(uint32_t strategy)
 }
 
 typedef struct prog_object {
-    uint32_t kind;     /* < PROG_KIND_LIMIT: enum prog_object_kind, or a spec type */
+    uint32_t kind;     /* < PROG_KIND_LIMIT (SharedObject.kind decodes
+                        * modulo it): enum prog_object_kind, or a spec
+                        * type */
     uint32_t size;     /* < PROG_MAX_SIZE */
     uint32_t source;   /* < nobjects */
 } prog_object;
@@ -156,9 +155,10 @@ int prog_set_preemptions(prog_program *p, const prog_preemption *pre,
 /* Encodes *p into out; returns the size, or 0 when it needs more than max. */
 size_t prog_encode(const prog_program *p, uint8_t *out, size_t max);
 
-/* No valid program encodes to more bytes than this (program.c checks the
- * arithmetic at compile time), so a buffer this big always suffices. */
-#define PROG_MAX_ENCODED 2048
+/* No valid program encodes to more than PROG_MAX_ENCODED bytes, and none
+ * of at most PROG_FUZZ_MAX_THREADS threads to more than
+ * PROG_FUZZ_MAX_ENCODED (program.c checks the arithmetic at compile time),
+ * so a buffer that big always suffices. */
 
 /* 1 when every count, kind, index and schedule field of *p is in range,
  * which is what prog_decode() always produces; 0 otherwise. */

@@ -146,9 +146,36 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_replay(const char *path,
                                                        char *err,
                                                        size_t errsize);
 /*
- * Parses "bytes:HEX", "bytes:@FILE", "pct:D[:k=K]", "random[:P]",
- * "replay:FILE"; seed is used by pct and random.  NULL and a message in err
- * on a bad spec.
+ * A strategy spec, parsed but not built: the one reading of the grammar
+ * "pct:D[:k=K]", "pctlog:D[:k=K]", "random[:P]", "bytes:HEX",
+ * "bytes:@FILE", "replay:FILE" (scheduler/strategy_parse.c), for the
+ * scheduler's own constructor below and for callers that map a spec
+ * elsewhere (a harness's program format, the CLI deciding whether pct's k
+ * must be measured).
+ */
+enum ftfuzz_strategy_kind {
+    FTFUZZ_STRATEGY_PCT,
+    FTFUZZ_STRATEGY_PCT_LOG,
+    FTFUZZ_STRATEGY_RANDOM,
+    FTFUZZ_STRATEGY_BYTES,
+    FTFUZZ_STRATEGY_REPLAY,
+};
+typedef struct ftfuzz_strategy_spec {
+    int kind;           /* enum ftfuzz_strategy_kind */
+    unsigned depth;     /* pct, pctlog: 1..64 */
+    uint64_t k;         /* pct, pctlog: 0 when not given */
+    double p;           /* random: 0 when not given */
+    const char *arg;    /* bytes, replay: the text after the colon */
+} ftfuzz_strategy_spec;
+
+/* 0, or -1 and a message in err that names the spec. */
+FTFUZZ_EXPORT int ftfuzz_strategy_spec_parse(const char *text,
+                                             ftfuzz_strategy_spec *out,
+                                             char *err, size_t errsize);
+
+/*
+ * Builds the strategy a spec names; seed is used by pct and random (whose
+ * P defaults to 0.02 here).  NULL and a message in err on a bad spec.
  */
 FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_parse(const char *spec,
                                                       uint64_t seed,

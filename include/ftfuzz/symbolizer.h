@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
+
 static inline const char *
 ftfuzz_symbolizer_path(void)
 {
-    const char *env = getenv("FTFUZZ_SYMBOLIZER");
+    const char *env = ftfuzz_env_str("FTFUZZ_SYMBOLIZER");
     if (env && *env)
         return env;
     if (access("/usr/lib/llvm-19/bin/llvm-symbolizer", X_OK) == 0)

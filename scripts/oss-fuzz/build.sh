@@ -327,7 +327,8 @@ for t in "${targets[@]}"; do
         note "    $t: no seed corpus in corpus/$t"
     fi
     cp "$FTFUZZ/harnesses/fuzz.dict" "$OUT/$t.dict"
-    cp "$FTFUZZ/harnesses/fuzz.options" "$OUT/$t.options"
+    "$FTFUZZ/scripts/fill-limits.sh" "$FTFUZZ/harnesses/fuzz.options" \
+        > "$OUT/$t.options"
 done
 
 note "built ${#targets[@]} targets in $((SECONDS - START)) s: ${targets[*]}"

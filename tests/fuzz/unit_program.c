@@ -371,6 +371,9 @@ cmd_maxsize(void)
     while (p.nthreads < PROG_MAX_THREADS || p.nobjects < PROG_MAX_OBJECTS
            || prog_count_ops(&p) < PROG_MAX_THREADS * PROG_MAX_OPS)
         random_program(&p);
+    /* libFuzzer hands the mutator at most max_len bytes: the largest
+     * program it sees has the fuzzer's thread count */
+    p.nthreads = PROG_FUZZ_MAX_THREADS;
     sizes[0] = prog_encode(&p, inputs[0], PROG_MAX_ENCODED);
     seed_program(&p);
     sizes[1] = prog_encode(&p, inputs[1], PROG_MAX_ENCODED);

@@ -200,6 +200,32 @@ test_parse(void)
         ftfuzz_strategy *s = ftfuzz_strategy_parse(bad[i], 1, err, sizeof err);
         CHECK(s == NULL && err[0] != 0);
     }
+    /* The parsed form, which the harnesses and the CLI map themselves. */
+    ftfuzz_strategy_spec spec;
+    CHECK(ftfuzz_strategy_spec_parse("pctlog:3:k=70", &spec, err,
+                                     sizeof err) == 0
+          && spec.kind == FTFUZZ_STRATEGY_PCT_LOG && spec.depth == 3
+          && spec.k == 70);
+    CHECK(ftfuzz_strategy_spec_parse("pct:2", &spec, err, sizeof err) == 0
+          && spec.kind == FTFUZZ_STRATEGY_PCT && spec.depth == 2
+          && spec.k == 0);
+    CHECK(ftfuzz_strategy_spec_parse("random", &spec, err, sizeof err) == 0
+          && spec.kind == FTFUZZ_STRATEGY_RANDOM && spec.p == 0);
+    CHECK(ftfuzz_strategy_spec_parse("random:0.25", &spec, err,
+                                     sizeof err) == 0
+          && spec.p == 0.25);
+    CHECK(ftfuzz_strategy_spec_parse("replay:t.trace", &spec, err,
+                                     sizeof err) == 0
+          && spec.kind == FTFUZZ_STRATEGY_REPLAY
+          && !strcmp(spec.arg, "t.trace"));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!strncmp(bad[i], "bytes:", 6))
+            continue;   /* bad hex is the constructor's to find */
+        err[0] = 0;
+        CHECK(ftfuzz_strategy_spec_parse(bad[i], &spec, err, sizeof err)
+                  == -1
+              && strstr(err, bad[i]) != NULL);
+    }
     /* Malformed and truncated traces are refused with a message. */
     FILE *f = fopen("/tmp/ftfuzz-unit-bad.trace", "w");
     fputs("ftfuzz-trace 1\nsteps 10\nswitch 5 0 9 no_such_kind 0 x\n", f);
