@@ -20,6 +20,7 @@ PROG_GLUE_OBJ := $(PROG_OBJ_DIR)/libfuzzer_glue.o
 PROG_CFLAGS   := -I$(PROG_GEN_DIR) -I$(ROOT)/fuzz
 PROG_LDLIBS   := -lprotobuf-c
 PROG_HDRS     := include/ftfuzz/program.h include/ftfuzz/limits.def \
+                 include/ftfuzz/schedule_bytes.h \
                  fuzz/mutator.h $(PROG_GEN_HDR)
 # protoc-c's output is not ours to fix: its warnings stay warnings.
 PROG_GEN_CFLAGS := $(filter-out -Werror,$(CFLAGS))

@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "ftfuzz/schedule_bytes.h"
 #include "ftfuzz/program.h"
 #include "mutator.h"
 
@@ -279,19 +280,13 @@ prog_remove_object(prog_rng *r, prog_program *p, uint32_t gone)
 static uint32_t
 prog_schedule_pairs(const prog_schedule *s, uint32_t *ends)
 {
-    uint32_t n = 0, pos = 0;
-    for (;;) {
-        uint32_t i;
-        for (i = 0; i < 4; i++) {
-            if (pos >= s->nbytes)
-                return n;
-            if (!(s->bytes[pos++] & 0x80))
-                break;
-        }
-        if (i == 4 || pos >= s->nbytes)
-            return n;
-        ends[n++] = ++pos;
-    }
+    uint32_t n = 0;
+    size_t pos = 0;
+    uint64_t delta;
+    uint8_t choice;
+    while (ftfuzz_bytes_read(s->bytes, s->nbytes, &pos, &delta, &choice))
+        ends[n++] = (uint32_t)pos;
+    return n;
 }
 
 /* --- the mutations ----------------------------------------------------------
@@ -697,14 +692,9 @@ prog_mut_schedule_pair_insert(prog_rng *r, prog_program *p)
         delta = prog_one_in(r, 4) ? 128 + prog_below(r, 16384 - 128)
                 : prog_one_in(r, 2) ? 1 + prog_below(r, 16)
                                     : 1 + prog_below(r, 127);
-    uint8_t pair[3];
-    uint32_t len = 0;
-    if (delta >= 128) {
-        pair[len++] = (uint8_t)(0x80 | (delta & 0x7f));
-        delta >>= 7;
-    }
-    pair[len++] = (uint8_t)delta;
-    pair[len++] = (uint8_t)prog_next(r);
+    uint8_t pair[FTFUZZ_BYTES_DELTA_BYTES + 1];
+    size_t len = 0;
+    ftfuzz_bytes_write(pair, sizeof pair, &len, delta, (uint8_t)prog_next(r));
     if (s->nbytes + len > PROG_MAX_SCHEDULE)
         return 0;
     memmove(&s->bytes[at + len], &s->bytes[at], s->nbytes - at);

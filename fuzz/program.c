@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ftfuzz/program.h"
+#include "ftfuzz/schedule_bytes.h"
 #include "program.pb-c.h"
 
 /*
@@ -242,31 +243,20 @@ prog_count_ops(const prog_program *p)
     return n;
 }
 
-/* The bytes strategy's encoding (scheduler/strategy_bytes.c): per
- * preemption a varint DELTA (<= 4 bytes; 0 counts as 1) from the previous
- * one, then the CHOICE byte. */
+/* The bytes strategy's encoding: include/ftfuzz/schedule_bytes.h. */
 size_t
 prog_preemptions(const prog_program *p, prog_preemption *out, size_t max)
 {
     size_t n = 0, pos = 0;
-    uint64_t at = 0;
+    uint64_t at = 0, delta;
+    uint8_t choice;
     if (p->schedule.strategy != PROG_SCHED_BYTES)
         return 0;
-    while (n < max && pos < p->schedule.nbytes) {
-        uint64_t delta = 0;
-        for (int i = 0;; i++) {
-            if (pos >= p->schedule.nbytes || i == 4)
-                return n;
-            uint8_t c = p->schedule.bytes[pos++];
-            delta |= (uint64_t)(c & 0x7f) << (7 * i);
-            if (!(c & 0x80))
-                break;
-        }
-        if (pos >= p->schedule.nbytes)
-            return n;
+    while (n < max && ftfuzz_bytes_read(p->schedule.bytes, p->schedule.nbytes,
+                                        &pos, &delta, &choice)) {
         at += delta ? delta : 1;
         out[n].step = at;
-        out[n++].choice = p->schedule.bytes[pos++];
+        out[n++].choice = choice;
     }
     return n;
 }
@@ -278,19 +268,10 @@ prog_set_preemptions(prog_program *p, const prog_preemption *pre, size_t n)
     size_t pos = 0;
     uint64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pre[i].step <= prev || pre[i].step - prev >= (1ull << 28))
+        if (pre[i].step <= prev
+            || !ftfuzz_bytes_write(bytes, sizeof bytes, &pos,
+                                   pre[i].step - prev, pre[i].choice))
             return -1;
-        uint64_t delta = pre[i].step - prev;
-        do {
-            if (pos >= PROG_MAX_SCHEDULE)
-                return -1;
-            uint8_t b = delta & 0x7f;
-            delta >>= 7;
-            bytes[pos++] = (uint8_t)(b | (delta ? 0x80 : 0));
-        } while (delta);
-        if (pos >= PROG_MAX_SCHEDULE)
-            return -1;
-        bytes[pos++] = pre[i].choice;
         prev = pre[i].step;
     }
     p->schedule.strategy = PROG_SCHED_BYTES;

@@ -24,7 +24,7 @@ HARNESS_CFLAGS = $(CFLAGS) $(PY_CFLAGS) $(PROG_CFLAGS) \
 # (plus the sanitizer of the CPython build) only.
 HARNESS_SAN = $(if $(filter address,$(PY_SANITIZER)),-fsanitize=address)
 
-$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
+$(BUILD)/harnesses/%.o: harnesses/%.c harnesses/harness.h include/ftfuzz/program.h include/ftfuzz/limits.def include/ftfuzz/families.def include/ftfuzz/schedule_bytes.h include/ftfuzz/env.h include/ftfuzz/sched.h $(CPYTHON_FUZZ_DIR)/ftfuzz-cpython.mk
 	@mkdir -p $(@D)
 	$(CC) $(HARNESS_CFLAGS) -fsanitize=fuzzer-no-link $(HARNESS_SAN) -c $< -o $@
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/schedule_bytes.h"
 #include "harness.h"
 
 #ifndef FTFUZZ_SPEC_LOADER
@@ -640,16 +641,13 @@ spec_write_seeds(const char *dir, uint32_t kind_base, unsigned sweep)
                 p.schedule.strategy = PROG_SCHED_BYTES_OPS;
                 for (unsigned d = 0; d <= SPEC_SWEEP_END;
                      d += sweep ? sweep : SPEC_SWEEP_END + 1) {
-                    /* DELTA as a varint, then CHOICE 1: the other thread */
-                    p.schedule.nbytes = 0;
-                    if (d) {
-                        if (d >= 128)
-                            p.schedule.bytes[p.schedule.nbytes++] =
-                                (uint8_t)(0x80 | (d & 0x7f));
-                        p.schedule.bytes[p.schedule.nbytes++] =
-                            (uint8_t)(d >= 128 ? d >> 7 : d);
-                        p.schedule.bytes[p.schedule.nbytes++] = 1;
-                    }
+                    /* one preemption d points in, to the other thread */
+                    size_t len = 0;
+                    if (d)
+                        ftfuzz_bytes_write(p.schedule.bytes,
+                                           sizeof p.schedule.bytes, &len, d,
+                                           1);
+                    p.schedule.nbytes = (uint32_t)len;
                     if (spec_write_seed(dir, &p, types[t].name, i, j, d))
                         return -1;
                     written++;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sched_internal.h"
+#include "ftfuzz/schedule_bytes.h"
 
 struct bytes_strategy {
     ftfuzz_strategy base;
@@ -36,22 +37,11 @@ struct bytes_strategy {
 static void
 bytes_read_next(struct bytes_strategy *b, uint64_t from_step)
 {
-    uint64_t delta = 0;
-    for (int i = 0;; i++) {
-        if (b->pos >= b->size || i == 4) {
-            b->next_switch = SCHED_NO_DEADLINE;
-            return;
-        }
-        uint8_t c = b->data[b->pos++];
-        delta |= (uint64_t)(c & 0x7f) << (7 * i);
-        if (!(c & 0x80))
-            break;
-    }
-    if (b->pos >= b->size) {
+    uint64_t delta;
+    if (!ftfuzz_bytes_read(b->data, b->size, &b->pos, &delta, &b->choice)) {
         b->next_switch = SCHED_NO_DEADLINE;
         return;
     }
-    b->choice = b->data[b->pos++];
     b->next_switch = from_step + (delta ? delta : 1);
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/schedule_bytes.h"
 #include "ftfuzz/program.h"
 #include "mutator.h"
 
@@ -453,21 +454,13 @@ struct kinds {
 static int
 count_pairs(const prog_schedule *s)
 {
-    uint32_t pos = 0;
+    size_t pos = 0;
+    uint64_t delta;
+    uint8_t choice;
     int n = 0;
-    for (;;) {
-        int i;
-        for (i = 0; i < 4; i++) {
-            if (pos >= s->nbytes)
-                return n;
-            if (!(s->bytes[pos++] & 0x80))
-                break;
-        }
-        if (i == 4 || pos >= s->nbytes)
-            return n;
-        pos++;
+    while (ftfuzz_bytes_read(s->bytes, s->nbytes, &pos, &delta, &choice))
         n++;
-    }
+    return n;
 }
 
 static int
