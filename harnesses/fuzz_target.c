@@ -3,12 +3,14 @@
  * family: compiled with -DFTFUZZ_FAMILY=HARNESS_LIST and so on
  * (harnesses/harness.mk).  The custom mutator comes from fuzz/.
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <link.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,9 @@
 #include <unistd.h>
 
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/diagnosis.h"
 #include "ftfuzz/env.h"
+#include "ftfuzz/symbolizer.h"
 #include "harness.h"
 
 #ifndef FTFUZZ_FAMILY
@@ -40,9 +44,13 @@ harness_no_aslr(char **argv)
 }
 
 /* What a forked execution hands back to the fuzzing process. */
+#define CRASH_FRAMES 64
 struct shared_result {
     ftfuzz_sched_result result;
     char finding[32];          /* what killed the child, for the stats */
+    int crash_signal;          /* the child's stack when a signal killed it */
+    int nframes;
+    void *frames[CRASH_FRAMES];
     uint8_t counters[];
 };
 
@@ -97,6 +105,8 @@ static void harness_add_region(uint8_t *start, size_t size);
 static int harness_explore(const char *out);
 static const char *stats_path;     /* FTFUZZ_STATS */
 static void stats_flush(void);
+
+static const int crash_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -169,14 +179,18 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
                      : sig == SIGSEGV ? "SIGSEGV"
                      : sig == SIGABRT ? "SIGABRT"
                      : sig == SIGBUS ? "SIGBUS" : "signal");
-        /* A forked execution dies of the signal itself, after printing its
-         * own stack (the parent's, which libFuzzer prints, says nothing);
-         * the parent turns that into libFuzzer's crash. */
-        void *frames[64];
-        int n = backtrace(frames, 64);
-        fprintf(stderr, "==ftfuzz== stack of the thread that got signal "
-                        "%d:\n", sig);
-        backtrace_symbols_fd(frames, n, 2);
+        /* A forked execution leaves its stack to the parent, which prints
+         * it as a sanitizer would (harness_child_report), and dies of the
+         * signal itself.  Not the sanitizer's deadly-signal report, even
+         * where one is installed: the verdict is the signal (a sanitizer
+         * exits instead), and the same report everywhere. */
+        void *frames[CRASH_FRAMES];
+        int n = backtrace(frames, CRASH_FRAMES);
+        if (shared) {
+            memcpy(shared->frames, frames, sizeof(void *) * (size_t)n);
+            shared->nframes = n;
+            shared->crash_signal = sig;
+        }
         harness_report_crash(sig, frames, n);
         signal(sig, SIG_DFL);
         raise(sig);
@@ -195,14 +209,15 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
 static void
 harness_chain_handlers(void)
 {
-    static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    const int *sigs = crash_signals;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = harness_crash;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     parent_pid = getpid();
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0];
+         i++)
         sigaction(sigs[i], &sa, &previous[sigs[i]]);
 }
 
@@ -486,6 +501,207 @@ harness_plain_learn(const prog_program *p)
     learned = 1;
 }
 
+/*
+ * The forked execution's stderr goes to a memory file until it ends; the
+ * parent then copies it to its own stderr, unchanged and in order, and
+ * reads CPython's diagnosis in it (the kind, ftfuzz/diagnosis.h) for the
+ * crash report below.
+ */
+static int child_stderr = -1;
+
+static void
+capture_prepare(void)
+{
+    if (child_stderr < 0)
+        child_stderr = memfd_create("ftfuzz-execution-stderr", MFD_CLOEXEC);
+    if (child_stderr >= 0
+        && (ftruncate(child_stderr, 0) != 0
+            || lseek(child_stderr, 0, SEEK_SET) != 0)) {
+        close(child_stderr);
+        child_stderr = -1;
+    }
+}
+
+/* Copies what the execution wrote to stderr; returns it (free() it). */
+static char *
+capture_copy(void)
+{
+    if (child_stderr < 0)
+        return NULL;
+    off_t size = lseek(child_stderr, 0, SEEK_END);
+    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!text)
+        return NULL;
+    size_t got = 0;
+    while (got < (size_t)size) {
+        ssize_t k = pread(child_stderr, text + got, (size_t)size - got,
+                          (off_t)got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    text[got] = 0;
+    for (size_t done = 0; done < got;) {
+        ssize_t k = write(2, text + done, got - done);
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    return text;
+}
+
+/* Symbolizes frames (module, offset) with one llvm-symbolizer run: its
+ * output (a block per frame: function and file:line:column lines, one
+ * pair per inlined frame, then a blank line), or NULL. */
+static char *
+symbolize_frames(char (*module)[512], const unsigned long *offset, int n)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+        return NULL;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return NULL;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char *argv[] = {(char *)ftfuzz_symbolizer_path(), "--inlining",
+                    "--demangle", NULL};
+    extern char **environ;
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    char *text = NULL;
+    if (rc == 0) {
+        /* 64 short lines fit in the pipe: write all, then read */
+        for (int i = 0; i < n; i++)
+            dprintf(in[1], "%s 0x%lx\n", module[i], offset[i]);
+        close(in[1]);
+        size_t cap = 1 << 16, len = 0;
+        text = malloc(cap + 1);
+        ssize_t k;
+        while (text && (k = read(out[0], text + len, cap - len)) > 0) {
+            len += (size_t)k;
+            if (len == cap) {
+                char *t = realloc(text, 2 * cap + 1);
+                if (!t)
+                    break;
+                text = t;
+                cap *= 2;
+            }
+        }
+        if (text)
+            text[len] = 0;
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            free(text);
+            text = NULL;
+        }
+    } else {
+        close(in[1]);
+    }
+    close(out[0]);
+    return text;
+}
+
+/* CPython's and libc's reporting of an error it found, above the frame
+ * that found it: a sanitizer's report starts at the check, so does ours. */
+static int
+is_reporting_frame(const char *func)
+{
+    static const char *const names[] = {
+        "__pthread_kill_implementation", "__pthread_kill_internal",
+        "__pthread_kill", "pthread_kill", "raise", "gsignal", "abort",
+        "__assert_fail_base", "__assert_fail", "fatal_error_exit",
+        "fatal_error", "_Py_FatalErrorFunc", "_Py_FatalErrorFormat",
+        "Py_FatalError", "_PyObject_AssertFailed", "_Py_NegativeRefcount",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(func, names[i]))
+            return 1;
+    /* the debug allocator, which finds a corrupted block when it is
+     * freed or resized: the report starts at the caller, as ClusterFuzz
+     * skips malloc and free (bytearray_resize and
+     * bytesio_truncate_writelines differ only there) */
+    return !strncmp(func, "_PyMem_", 7) || !strncmp(func, "PyMem_", 6)
+           || !strncmp(func, "PyObject_Free", 13)
+           || !strncmp(func, "PyObject_Realloc", 16)
+           || !strncmp(func, "_PyObject_Free", 14)
+           || !strncmp(func, "_PyObject_Realloc", 17);
+}
+
+/*
+ * The crash report of a forked execution that died of a signal, in the
+ * format libFuzzer and the sanitizers use and ClusterFuzz's stack parser
+ * reads (docs/oss-fuzz.md): "ERROR: libFuzzer: deadly signal", CPython's
+ * diagnosis as an "ASSERTION FAILED:" line when it gave one, and the
+ * child's failing thread, "#N 0xPC in FUNCTION FILE:LINE:COLUMN", one line
+ * per inlined frame, from the frame that found the error.  Printed before
+ * the parent's own abort, whose report (the parent's stack) follows: the
+ * parser keeps the first crash type and the first three frames.
+ * Unsymbolized frames ("#N 0xPC (MODULE+0xOFFSET)") when llvm-symbolizer
+ * cannot run; ClusterFuzz symbolizes those itself.
+ */
+static void
+harness_child_report(const char *kind)
+{
+    int n = shared->nframes;
+    static char module[CRASH_FRAMES][512];
+    unsigned long offset[CRASH_FRAMES];
+    for (int i = 0; i < n; i++) {
+        Dl_info info;
+        offset[i] = (unsigned long)(uintptr_t)shared->frames[i];
+        snprintf(module[i], sizeof module[i], "?");
+        if (dladdr(shared->frames[i], &info) && info.dli_fname) {
+            snprintf(module[i], sizeof module[i], "%s", info.dli_fname);
+            offset[i] -= (unsigned long)(uintptr_t)info.dli_fbase;
+        }
+        /* return addresses: the call is the byte before (frame 2, where
+         * the signal struck, is exact; the handler and trampoline go) */
+        if (i != 2 && offset[i])
+            offset[i]--;
+    }
+    char *sym = symbolize_frames(module, offset, n);
+    fprintf(stderr, "==%d==ERROR: libFuzzer: deadly signal\n",
+            (int)getpid());
+    if (kind && *kind)
+        fprintf(stderr, "[ftfuzz] ASSERTION FAILED: %s\n", kind);
+    /* frames 0 and 1: harness_crash and the signal trampoline */
+    int k = 0, started = 0;
+    char *block = sym, *save;
+    for (int i = 0; i < n; i++) {
+        char *end = block ? strstr(block, "\n\n") : NULL;
+        if (end)
+            *end = 0;
+        if (i >= 2 && block) {
+            for (char *f = strtok_r(block, "\n", &save); f;
+                 f = strtok_r(NULL, "\n", &save)) {
+                char *loc = strtok_r(NULL, "\n", &save);
+                if (!started && is_reporting_frame(f))
+                    continue;
+                started = 1;
+                fprintf(stderr, "    #%d %p in %s %s\n", k++,
+                        shared->frames[i], f, loc ? loc : "??");
+            }
+        } else if (i >= 2) {
+            fprintf(stderr, "    #%d %p (%s+0x%lx)\n", k++,
+                    shared->frames[i], module[i], offset[i]);
+        }
+        block = end ? end + 2 : NULL;
+    }
+    fprintf(stderr, "==ftfuzz== the report above is the forked execution's "
+                    "thread that got signal %d\n", shared->crash_signal);
+    free(sym);
+}
+
 /* Runs p in a child forked from this initialised process; *died is the
  * child's wait status when it did not exit with 0. */
 static ftfuzz_sched_result
@@ -504,14 +720,18 @@ harness_fork_execution(const prog_program *p, int *died)
     }
     fflush(stdout);
     fflush(stderr);
+    capture_prepare();
+    shared->finding[0] = 0;
+    shared->nframes = 0;
     pid_t pid = fork();
     if (pid < 0) {
         perror("ftfuzz harness: fork");
         abort();
     }
-    shared->finding[0] = 0;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (child_stderr >= 0)
+            dup2(child_stderr, 2);
         in_run = 1;
         shared->result = harness_run(p, FTFUZZ_FAMILY, 0);
         ftfuzz_sched_interleaving(il_counters, IL_COUNTERS, il_features);
@@ -523,9 +743,16 @@ harness_fork_execution(const prog_program *p, int *died)
     int status;
     while (waitpid(pid, &status, 0) < 0)
         ;
+    char *text = capture_copy();
     *died = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         *died = status ? status : 1;
+        if (WIFSIGNALED(status) && shared->nframes > 2) {
+            char kind[160] = "";
+            if (text)
+                ftfuzz_diagnosis_kind(text, kind, sizeof kind);
+            harness_child_report(kind);
+        }
         if (WIFSIGNALED(status))
             fprintf(stderr, "==ftfuzz== the execution died of signal %d "
                             "(%s); its report is above\n",
@@ -536,8 +763,10 @@ harness_fork_execution(const prog_program *p, int *died)
                     WEXITSTATUS(status));
         stats_finding(shared->finding[0] ? shared->finding
                       : WIFSIGNALED(status) ? "signal" : "exit");
+        free(text);
         return shared->result;
     }
+    free(text);
     harness_copy_counters(shared->counters, 0);
     return shared->result;
 }

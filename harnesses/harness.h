@@ -151,6 +151,12 @@ int spec_write_seeds(const char *dir, uint32_t kind_base, unsigned sweep);
 
 /* Reads FTFUZZ_REPORT; report mode is off without it. */
 void report_init(void);
+/* FTFUZZ_WATCH: watch an object's reference count (report.c); in the
+ * process that runs the execution, before it starts.  Hidden: with
+ * -rdynamic every exported name grows the dynamic symbol table, which
+ * moves the whole layout a page when it crosses one, and with it the
+ * steps of the regression inputs. */
+__attribute__((visibility("hidden"))) void report_watch_start(void);
 
 /* Where the session's trace goes in report mode, or NULL. */
 const char *report_trace_path(void);

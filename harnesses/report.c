@@ -24,15 +24,30 @@
  *   crash SIGNAL
  *   frame MODULE+0xOFFSET                the crashing thread's stack, raw
  *                                        from backtrace() in the handler
+ *   watched ADDRESS N                    FTFUZZ_WATCH: N writes seen to the
+ *                                        object's reference count fields
+ *   watch STEP SCHED_ID LOCAL SHARED MODULE+0xOFFSET...
+ *                                        one of the last of them: the
+ *                                        fields after the write, and the
+ *                                        writing thread's stack
  *   end
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ftfuzz/env.h"
 #include "harness.h"
 
 #define REPORT_MAX_RUNS (PROG_MAX_THREADS * PROG_MAX_OPS)
@@ -105,6 +120,144 @@ report_op_end(int raised)
     my_run = -1;
 }
 
+/*
+ * FTFUZZ_WATCH=ADDRESS (with FTFUZZ_REPORT; `ftfuzz replay` sets it for a
+ * second run when CPython's diagnosis names an object): hardware
+ * watchpoints (perf_event_open, PERF_TYPE_BREAKPOINT) on the object's
+ * ob_ref_local and ob_ref_shared.  A watchpoint sees every write, the
+ * owner thread's plain ones included, which instrumenting the refcount
+ * helpers would too but only by rebuilding CPython; and it takes no
+ * scheduling point and allocates nothing, so the run keeps its steps.
+ * The events are inherited by the threads the execution starts, and each
+ * write delivers SIGTRAP to the writing thread (sigtrap), whose handler
+ * records the step, the thread, the fields and its stack.  Replays are
+ * exact and addresses stable (no ASLR), so the object is at the same
+ * address as in the first run; writes to that address before the object
+ * was allocated are recorded too (the report shows the last ones).
+ */
+#define WATCH_RING 64
+#define WATCH_FRAMES 10
+
+/* Mapped only when watching: static storage would move the data of
+ * everything linked after the harness, CPython's included, and with it
+ * the execution's steps (the regression inputs' schedules are that
+ * fragile). */
+static struct watch {
+    uintptr_t addr;
+    unsigned long long count;
+    struct watch_hit {
+        unsigned long long step;
+        int sched_id;
+        uint32_t local;
+        Py_ssize_t shared;
+        void *frames[WATCH_FRAMES];
+        int nframes;
+    } hits[WATCH_RING];
+} *watch;
+
+static void
+watch_trap(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig;
+    (void)info;
+    (void)uctx;
+    struct watch_hit *h = &watch->hits[watch->count++ % WATCH_RING];
+    PyObject *o = (PyObject *)watch->addr;
+    h->step = ftfuzz_sched_snapshot().steps;
+    h->sched_id = ftfuzz_sched_self();
+    h->local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    h->shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+    /* [0] this handler, [1] the signal trampoline, [2] the instruction
+     * after the write (a data watchpoint traps after it) */
+    void *frames[WATCH_FRAMES + 2];
+    int n = backtrace(frames, WATCH_FRAMES + 2);
+    h->nframes = n > 2 ? n - 2 : 0;
+    memcpy(h->frames, frames + 2, sizeof(void *) * (size_t)h->nframes);
+}
+
+static int
+watch_field(uintptr_t addr, int len)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_BREAKPOINT;
+    a.size = sizeof a;
+    a.bp_type = HW_BREAKPOINT_W;
+    a.bp_addr = addr;
+    a.bp_len = (uint64_t)len;
+    a.sample_period = 1;
+    a.inherit = 1;          /* the threads the execution starts */
+    a.sigtrap = 1;          /* SIGTRAP to the thread that wrote */
+    a.remove_on_exec = 1;   /* which sigtrap requires */
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
+                        PERF_FLAG_FD_CLOEXEC);
+}
+
+void
+report_watch_start(void)
+{
+    uintptr_t addr = (uintptr_t)ftfuzz_env_u64("FTFUZZ_WATCH");
+    if (!report_path[0] || !addr)
+        return;
+    watch = mmap(NULL, sizeof *watch, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (watch == MAP_FAILED) {
+        watch = NULL;
+        return;
+    }
+    watch->addr = addr;
+    /* backtrace() loads its unwinder on first use: not inside the run */
+    void *warm[2];
+    backtrace(warm, 2);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = watch_trap;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTRAP, &sa, NULL);
+    if (watch_field(addr + offsetof(PyObject, ob_ref_local), 4) < 0
+        || watch_field(addr + offsetof(PyObject, ob_ref_shared), 8) < 0) {
+        dprintf(2, "==ftfuzz== cannot watch 0x%lx: perf_event_open: %s\n",
+                (unsigned long)addr, strerror(errno));
+        munmap(watch, sizeof *watch);
+        watch = NULL;
+    }
+}
+
+static void
+write_frame(int fd, void *pc)
+{
+    Dl_info info;
+    uintptr_t off = (uintptr_t)pc;
+    const char *module = "?";
+    if (dladdr(pc, &info) && info.dli_fname) {
+        module = info.dli_fname;
+        off -= (uintptr_t)info.dli_fbase;
+    }
+    dprintf(fd, " %s+0x%lx", module, (unsigned long)off);
+}
+
+static void
+write_watch(int fd)
+{
+    if (!watch)
+        return;
+    dprintf(fd, "watched 0x%lx %llu\n", (unsigned long)watch->addr,
+            watch->count);
+    unsigned long long first = watch->count > WATCH_RING
+                               ? watch->count - WATCH_RING : 0;
+    for (unsigned long long i = first; i < watch->count; i++) {
+        const struct watch_hit *h = &watch->hits[i % WATCH_RING];
+        dprintf(fd, "watch %llu %d %u %lld", h->step, h->sched_id, h->local,
+                (long long)h->shared);
+        for (int k = 0; k < h->nframes; k++)
+            write_frame(fd, h->frames[k]);
+        dprintf(fd, "\n");
+    }
+}
+
 static const char *const kind_names[] = {
     [PROG_LIST] = "list", [PROG_DICT] = "dict", [PROG_SET] = "set",
     [PROG_BYTEARRAY] = "bytearray", [PROG_DEQUE] = "deque",
@@ -157,6 +310,7 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
         dprintf(fd, "run %u %u %d %llu %llu %d\n", runs[i].thread,
                 runs[i].op, runs[i].sched_id, runs[i].start, runs[i].end,
                 runs[i].raised);
+    write_watch(fd);
     if (sig) {
         dprintf(fd, "crash %d\n", sig);
         for (int i = 0; i < nframes; i++) {

@@ -566,6 +566,7 @@ harness_run(const prog_program *p, int family, int warm_up)
         quiet->destroy(quiet);
     }
     ftfuzz_strategy *strategy = harness_strategy(&p->schedule);
+    report_watch_start();
     res = harness_execute(p, family, strategy, warm_up, 1);
     strategy->destroy(strategy);
     /* The collector visits every object: a reference count the execution

@@ -466,7 +466,7 @@ class ReplayError(Exception):
 BRIEF_RE = re.compile(
     r"^verdict=(?P<verdict>[a-z-]+) signal=(?P<signal>\d+) "
     r"hash=(?P<hash>0x[0-9a-f]{16}) steps=(?P<steps>\d+) "
-    r"switches=(?P<switches>\d+)$")
+    r"switches=(?P<switches>\d+)(?: diagnosis=(?P<diagnosis>.*))?$")
 
 
 def replay(inp, targets_dir):

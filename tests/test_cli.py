@@ -7,9 +7,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
-COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "targets",
-            "anchor", "search",
-            "env"]
+COMMANDS = ["fuzz", "replay", "minimize", "regress", "explore", "triage",
+            "anchor", "search", "targets", "env"]
 
 
 def run(*args, timeout=600):

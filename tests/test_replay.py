@@ -40,7 +40,7 @@ def expected_verdict(expected):
 
 
 BRIEF = re.compile(r"^verdict=(\S+) signal=(\d+) hash=(0x[0-9a-f]{16}) "
-                   r"steps=(\d+) switches=(\d+)$")
+                   r"steps=(\d+) switches=(\d+)(?: diagnosis=.*)?$")
 
 
 @pytest.mark.parametrize("name", INPUTS)

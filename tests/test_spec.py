@@ -20,7 +20,7 @@ PROG_EDIT = os.path.join(ROOT, "build", "tests", "fuzz", "prog_edit")
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
 BUDGET = "2000"    # executions of each campaign below
 BRIEF = re.compile(r"^verdict=(\S+) signal=(\d+) hash=(0x[0-9a-f]{16}) "
-                   r"steps=(\d+) switches=(\d+)$")
+                   r"steps=(\d+) switches=(\d+)(?: diagnosis=.*)?$")
 
 
 def ftfuzz(*args, timeout=900, env=None):

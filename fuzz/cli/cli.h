@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "ftfuzz/program.h"
+
 /* Where this ftfuzz finds its fuzz targets and its data (corpus/,
  * scripts/), from its own executable (paths.c), so that a copied or
  * installed ftfuzz works; and that executable's path. */
@@ -94,6 +96,7 @@ struct replay_switch {
 /* What one execution of a fuzz input gave. */
 struct replay_outcome {
     char verdict[32];            /* passed, crash, assertion, ... */
+    char diagnosis[160];         /* CPython's, ftfuzz/diagnosis.h */
     int signal;
     unsigned long long hash, steps, switches;
     struct replay_switch *sw;    /* with_switches only; free() it */
@@ -107,5 +110,28 @@ int anchor_finding(const char *target, const char *path, const char *out);
 /* Runs input alone in a fresh process (dir: a scratch directory). */
 int replay_run(const char *target, const char *input, const char *dir,
                int with_switches, struct replay_outcome *o);
+
+/* What triage needs of one execution (report.c): the outcome with
+ * CPython's diagnosis, the failing thread's C stack as function names
+ * (innermost first, inlined frames included, the crash handler's own
+ * frames dropped), and the program's objects and operations. */
+#define REPLAY_MAX_FUNCS 64
+struct replay_details {
+    struct replay_outcome o;
+    char funcs[REPLAY_MAX_FUNCS][128];
+    unsigned nfuncs;
+    unsigned nobjects;
+    char object_kind[PROG_MAX_OBJECTS][32];
+    unsigned nthreads;
+    unsigned nops[PROG_MAX_THREADS];
+    char op_py[PROG_MAX_THREADS][PROG_MAX_OPS][256];
+};
+
+int replay_details(const char *target, const char *input, const char *dir,
+                   struct replay_details *d);
+
+/* `ftfuzz triage DIR` (triage.c), also the end of `ftfuzz fuzz`: prints
+ * the bucket table, writes DIR/triage.tsv.  0, or -1 after a message. */
+int triage_dir(const char *dir, const char *target_name, int minimize);
 
 #endif /* FTFUZZ_CLI_H */

@@ -1457,6 +1457,17 @@ cmd_fuzz(int argc, char **argv)
            "%d out-of-memory (in %s/; %d of them also as anchored-NAME, "
            "which later builds replay better)\n",
            count_files(corpus, ""), crashes, timeouts, ooms, out, anchored);
+    /* the summary: the findings in buckets (ftfuzz triage DIR) */
+    if (crashes + timeouts + ooms > 0 && !spec_path) {
+        char tname[64];
+        snprintf(tname, sizeof tname, "fuzz_%s", family);
+        printf("\n");
+        fflush(stdout);
+        triage_dir(out, tname, 0);
+    } else if (crashes + timeouts + ooms > 0) {
+        printf("fuzz: ftfuzz triage does not group fuzz_spec findings yet: "
+               "replay them one by one (ftfuzz replay FILE)\n");
+    }
     if (!runs_mode
         && (!r.exited || (r.status != 0 && crashes + timeouts + ooms == 0))) {
         fprintf(stderr, "fuzz: libFuzzer stopped abnormally\n");

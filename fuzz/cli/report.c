@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ftfuzz/diagnosis.h"
 #include "ftfuzz/program.h"
 #include "ftfuzz/symbolizer.h"
 
@@ -26,6 +27,8 @@
 #define MAX_FRAMES 64
 #define MAX_TEXT 256
 #define FTFUZZ_MAX_LANES 64
+#define WATCH_MAX 64       /* the harness keeps the last 64 writes */
+#define WATCH_FRAMES 10
 
 struct location {
     char module[512];
@@ -63,6 +66,8 @@ struct report {
     unsigned long long hash, steps, switches;
     int have_hash;
     char *finding;                     /* the scheduler's or oracle's report */
+    char diagnosis[160];               /* CPython's, ftfuzz/diagnosis.h */
+    char *diagnosis_text;              /* what the interpreter printed */
     /* from the report file */
     char preamble[8192];               /* a spec's imports and prelude */
     unsigned nobjects;
@@ -78,6 +83,19 @@ struct report {
     struct location frames[MAX_FRAMES];
     unsigned nframes;
     int complete;                      /* the report ended with "end" */
+    /* FTFUZZ_WATCH's run: the diagnosed object's refcount writes */
+    unsigned long watched_addr;
+    unsigned long long watched_count;
+    struct watch_entry {
+        unsigned long long step;
+        int sched_id;
+        unsigned local;
+        long long shared;
+        struct location frames[WATCH_FRAMES];
+        unsigned nframes;
+        char where[600];
+    } *watch;
+    unsigned nwatch;
     /* from the trace */
     char strategy[256];
     struct report_switch *sw;
@@ -251,6 +269,21 @@ read_report_file(const char *path, struct report *r)
         } else if (sscanf(line, "crash %d", &r->crash_signal) == 1) {
         } else if (!strncmp(line, "frame ", 6) && r->nframes < MAX_FRAMES) {
             parse_location(line + 6, &r->frames[r->nframes++]);
+        } else if (sscanf(line, "watched %lx %llu", &r->watched_addr,
+                          &r->watched_count) == 2) {
+        } else if (!strncmp(line, "watch ", 6) && r->nwatch < WATCH_MAX) {
+            if (!r->watch && !(r->watch = calloc(WATCH_MAX, sizeof *r->watch)))
+                continue;
+            struct watch_entry *w = &r->watch[r->nwatch];
+            memset(w, 0, sizeof *w);
+            if (sscanf(line, "watch %llu %d %u %lld %n", &w->step,
+                       &w->sched_id, &w->local, &w->shared, &n) < 4)
+                continue;
+            char *save = NULL;
+            for (char *c = strtok_r(line + n, " ", &save);
+                 c && w->nframes < WATCH_FRAMES; c = strtok_r(NULL, " ", &save))
+                parse_location(c, &w->frames[w->nframes++]);
+            r->nwatch++;
         } else if (!strcmp(line, "end")) {
             r->complete = 1;
         }
@@ -452,6 +485,27 @@ switch_location(struct report_switch *s)
                  (int)strcspn(inner, " "), inner);
     else
         snprintf(s->where, sizeof s->where, "%s", outer);
+}
+
+static long long
+watch_total(const struct watch_entry *w)
+{
+    /* ob_ref_shared holds the count shifted left by 2, flags below */
+    return (long long)(int)w->local + (w->shared >> 2);
+}
+
+/* The last entries up to the first that took the count below zero. */
+static void
+watch_range(const struct report *r, unsigned *from, unsigned *to)
+{
+    unsigned end = r->nwatch;
+    for (unsigned i = 0; i < r->nwatch; i++)
+        if (watch_total(&r->watch[i]) < 0) {
+            end = i + 1;
+            break;
+        }
+    *to = end;
+    *from = end > 12 ? end - 12 : 0;
 }
 
 /* --- rendering ----------------------------------------------------------------- */
@@ -691,7 +745,7 @@ cmp_u64(const void *a, const void *b)
 static int
 write_timeline(const char *path, const char *input, const struct report *r)
 {
-    size_t nev = 0, cap = 2 * r->nruns + r->nsw + 2;
+    size_t nev = 0, cap = 2 * r->nruns + r->nsw + r->nwatch + 2;
     unsigned long long *ev = malloc(cap * sizeof *ev);
     if (!ev)
         return -1;
@@ -701,6 +755,11 @@ write_timeline(const char *path, const char *input, const struct report *r)
     }
     for (size_t i = 0; i < r->nsw; i++)
         ev[nev++] = r->sw[i].step;
+    unsigned wfrom = 0, wto = 0;
+    if (r->nwatch)
+        watch_range(r, &wfrom, &wto);
+    for (unsigned i = wfrom; i < wto; i++)
+        ev[nev++] = r->watch[i].step;
     ev[nev++] = r->steps;
     qsort(ev, nev, sizeof *ev, cmp_u64);
     size_t nuniq = 0;
@@ -818,6 +877,18 @@ write_timeline(const char *path, const char *input, const struct report *r)
                    "y2=\"%.1f\" stroke=\"#444\" stroke-width=\"1.5\" "
                    "marker-end=\"url(#arrow)\"/></g>\n",
                 x, y0 + (y1 > y0 ? 4 : -4), x, y1 + (y1 > y0 ? -4 : 4));
+    }
+    /* the watched object's reference count writes: a diamond each */
+    for (unsigned i = wfrom; i < wto; i++) {
+        const struct watch_entry *w = &r->watch[i];
+        unsigned id = w->sched_id < 0 ? 0 : (unsigned)w->sched_id;
+        double x = X(w->step), y = Y(id) + 15;
+        fprintf(f, "<g><title>step %llu: reference count %lld at ", w->step,
+                watch_total(w));
+        svg_escape(f, w->where);
+        fprintf(f, "</title><path d=\"M %.1f %.1f l 5 5 l -5 5 l -5 -5 z\" "
+                   "fill=\"%s\"/></g>\n", x, y, watch_total(w) < 0
+                                                ? "#de2d26" : "#756bb1");
     }
     /* axis: the step of each event, rotated */
     double axis = top + lane_h * nlanes;
@@ -951,7 +1022,7 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
  * output. */
 static int
 run_once(const char *target, const char *input, const char *dir,
-         int report_mode, struct report *r)
+         int report_mode, const char *watch, struct report *r)
 {
     char log[4200], env_report[4300];
     char report_path[4200], trace_path[4300];
@@ -961,8 +1032,12 @@ run_once(const char *target, const char *input, const char *dir,
     snprintf(env_report, sizeof env_report, "FTFUZZ_REPORT=%s", report_path);
     unlink(report_path);
     unlink(trace_path);
+    char env_watch[64];
+    snprintf(env_watch, sizeof env_watch, "FTFUZZ_WATCH=%s",
+             watch ? watch : "");
     const char *env[] = {"FTFUZZ_PRINT_HASH=1",
-                         report_mode ? env_report : NULL, NULL};
+                         report_mode ? env_report : NULL,
+                         report_mode && watch ? env_watch : NULL, NULL};
     char *argv[] = {(char *)target, (char *)input, NULL};
     struct run_result rr;
     if (run_program(argv, env, log, NULL, &rr) != 0)
@@ -975,6 +1050,13 @@ run_once(const char *target, const char *input, const char *dir,
         r->sched_id[t] = -1;
     classify(text, r);
     read_hash(text, r);
+    if (strcmp(r->verdict, "passed")) {
+        size_t len;
+        const char *d = ftfuzz_diagnosis_text(text, &len);
+        ftfuzz_diagnosis_kind(text, r->diagnosis, sizeof r->diagnosis);
+        if (d)
+            r->diagnosis_text = strndup(d, len);
+    }
     free(text);
     if (rr.exited && rr.status == 127) {
         fprintf(stderr, "ftfuzz replay: cannot run %s\n", target);
@@ -992,8 +1074,146 @@ free_report(struct report *r)
 {
     free(r->sw);
     free(r->finding);
+    free(r->diagnosis_text);
+    free(r->watch);
+    r->watch = NULL;
+    r->nwatch = 0;
     r->sw = NULL;
     r->finding = NULL;
+    r->diagnosis_text = NULL;
+}
+
+/* The object CPython's diagnosis names ("object address  : 0x...", or
+ * "<object at 0x... is freed>"), as text for FTFUZZ_WATCH, or 0. */
+static int
+diagnosed_object(const struct report *r, char *addr, size_t n)
+{
+    const char *t = r->diagnosis_text, *p;
+    unsigned long a = 0;
+    if (!t)
+        return 0;
+    if ((p = strstr(t, "object address  : ")))
+        a = strtoul(p + 18, NULL, 16);
+    else if ((p = strstr(t, "<object at ")))
+        a = strtoul(p + 11, NULL, 16);
+    if (!a)
+        return 0;
+    snprintf(addr, n, "0x%lx", a);
+    return 1;
+}
+
+/* Reference-count helpers and what they call: a write's C location is the
+ * first frame outside them. */
+static int
+is_refcount_helper(const char *func)
+{
+    static const char *const prefixes[] = {
+        "Py_INCREF", "Py_DECREF", "Py_XINCREF", "Py_XDECREF", "Py_NewRef",
+        "Py_XNewRef", "_Py_NewRef", "Py_CLEAR", "Py_SETREF", "Py_XSETREF",
+        "_Py_IncRef", "_Py_DecRef", "_Py_atomic_", "_Py_MergeZeroLocal",
+        "_Py_ExplicitMerge", "_Py_brc_", "_Py_TryIncref", "_Py_Dealloc",
+        "_Py_SetImmortal", "_Py_NewReference", "_PyObject_Init",
+        "_Py_REF", "merge_refcount", "_PyMem_", "PyMem_", "mi_", "_mi_",
+        "memset", "__memset", "_PyObject_GC_", "PyObject_GC_",
+        "_PyObject_Free", "PyObject_Free", "_PyObject_Malloc",
+        "PyObject_Malloc", "gc_alloc", "_PyType_AllocNoTrack",
+        "PyType_GenericAlloc",
+    };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(func, prefixes[i], strlen(prefixes[i])))
+            return 1;
+    return 0;
+}
+
+static void
+watch_location(struct watch_entry *w)
+{
+    char inner[256] = "", outer[256] = "";
+    for (unsigned i = 0; i < w->nframes && !outer[0]; i++) {
+        char buf[512], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", w->frames[i].where);
+        for (char *l = strtok_r(buf, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            char func[128];
+            snprintf(func, sizeof func, "%.*s", (int)strcspn(l, " "), l);
+            if (!inner[0])
+                snprintf(inner, sizeof inner, "%s", func);
+            if (!is_refcount_helper(func) && strstr(l, ".c:")) {
+                snprintf(outer, sizeof outer, "%s", l);
+                break;
+            }
+        }
+    }
+    if (!outer[0])
+        snprintf(w->where, sizeof w->where, "%s", inner[0] ? inner : "?");
+    else if (inner[0] && strncmp(inner, outer, strcspn(outer, " ")))
+        snprintf(w->where, sizeof w->where, "%s [%s]", outer, inner);
+    else
+        snprintf(w->where, sizeof w->where, "%s", outer);
+}
+
+static void
+print_watch(const struct report *r)
+{
+    if (!r->watched_addr)
+        return;
+    char type[96] = "";
+    const char *of = strstr(r->diagnosis, " of ");
+    if (strstr(r->diagnosis, " of a freed object"))
+        snprintf(type, sizeof type, " (found freed)");
+    else if (of)
+        snprintf(type, sizeof type, " (%.*s)", (int)strcspn(of + 4, " "),
+                 of + 4);
+    unsigned from, to;
+    watch_range(r, &from, &to);
+    printf("\n== reference count of the object at 0x%lx%s: %llu writes "
+           "seen, ", r->watched_addr, type, r->watched_count);
+    if (to < r->nwatch || (to && watch_total(&r->watch[to - 1]) < 0))
+        printf("up to the one that took it below zero ==\n");
+    else
+        printf("the last %u ==\n", to - from);
+    printf("%-8s %-10s %6s %6s %7s  %-22s %-36s %s\n", "step", "thread",
+           "count", "local", "shared", "Python location", "operation",
+           "C location (the write)");
+    for (unsigned i = from; i < to; i++) {
+        const struct watch_entry *w = &r->watch[i];
+        char who[32], loc[64], op[MAX_TEXT];
+        if (w->sched_id < 0) {
+            snprintf(who, sizeof who, "main");
+            snprintf(loc, sizeof loc, "-");
+            snprintf(op, sizeof op, "(before the threads start)");
+        } else {
+            thread_name(r, (unsigned)w->sched_id, who, sizeof who);
+            python_location(r, (unsigned)w->sched_id, w->step, loc,
+                            sizeof loc, op, sizeof op);
+        }
+        long long total = watch_total(w);
+        int shared_neg = (w->shared >> 2) < 0
+                         && (i == 0 || (r->watch[i - 1].shared >> 2) >= 0);
+        printf("%-8llu %-10s %6lld %6u %7lld  %-22s %-36.36s %s%s\n",
+               w->step, who, total, w->local, w->shared, loc, op, w->where,
+               total < 0     ? "   <- below zero"
+               : shared_neg ? "   <- shared count below zero (merged "
+                              "with the local one later)"
+                            : "");
+    }
+    if (!r->nwatch)
+        printf("(no write seen: the object was not at this address in "
+               "the watched run)\n");
+    /* a use after free: who dropped the last reference, who came after */
+    const struct watch_entry *last = to ? &r->watch[to - 1] : NULL;
+    const struct report_run *bad = failing_run(r);
+    if (last && watch_total(last) == 0 && bad) {
+        char who[32];
+        if (last->sched_id < 0)
+            snprintf(who, sizeof who, "main");
+        else
+            thread_name(r, (unsigned)last->sched_id, who, sizeof who);
+        printf("freed: its count reached zero at step %llu in %s (%s); "
+               "used after: thread_%u op %u, %s (the failing operation)\n",
+               last->step, who, last->where, bad->thread, bad->op,
+               r->op_py[bad->thread][bad->op]);
+    }
 }
 
 static void
@@ -1001,9 +1221,12 @@ print_report(const char *input, const char *target, struct report *r,
              const char *repro, const char *trace, const char *svg)
 {
     char v[128];
-    printf("verdict: %s\ntrace hash: 0x%016llx (%llu scheduling points, "
+    printf("verdict: %s\n", verdict_text(r, v, sizeof v));
+    if (r->diagnosis[0])
+        printf("diagnosis: %s\n", r->diagnosis);
+    printf("trace hash: 0x%016llx (%llu scheduling points, "
            "%llu switches; strategy %s)\ninput: %s (target %s)\n\n",
-           verdict_text(r, v, sizeof v), r->hash, r->steps, r->switches,
+           r->hash, r->steps, r->switches,
            r->strategy[0] ? r->strategy : "-", input, target);
 
     printf("== program (%s) ==\n", repro);
@@ -1046,6 +1269,14 @@ print_report(const char *input, const char *target, struct report *r,
                   || !strcmp(r->verdict, "fatal-error")
                   || !strcmp(r->verdict, "sanitizer")
                   || !strcmp(r->verdict, "exit");
+    if (r->diagnosis_text && crashed) {
+        printf("\n== CPython's diagnosis ==\n%s", r->diagnosis_text);
+        size_t len = strlen(r->diagnosis_text);
+        if (len && r->diagnosis_text[len - 1] != '\n')
+            printf("\n");
+    }
+    if (crashed)
+        print_watch(r);
     if (r->nframes && crashed) {
         const struct report_run *bad = failing_run(r);
         printf("\n== C stack of the failing thread (signal %d)", r->crash_signal);
@@ -1178,16 +1409,18 @@ replay_input(int argc, char **argv, int first)
         struct report *cur = i == 0 ? r : again;
         if (i > 0)
             free_report(again);
-        if (run_once(target, abs_input, dir, 1, cur) != 0) {
+        if (run_once(target, abs_input, dir, 1, NULL, cur) != 0) {
             rc = 2;
             break;
         }
         if (brief)
             printf("verdict=%s signal=%d hash=0x%016llx steps=%llu "
-                   "switches=%llu\n", cur->verdict, cur->signal, cur->hash,
-                   cur->steps, cur->switches);
+                   "switches=%llu%s%s\n", cur->verdict, cur->signal,
+                   cur->hash, cur->steps, cur->switches,
+                   cur->diagnosis[0] ? " diagnosis=" : "", cur->diagnosis);
         if (i == 0 || (cur->hash == r->hash
-                       && !strcmp(cur->verdict, r->verdict)))
+                       && !strcmp(cur->verdict, r->verdict)
+                       && !strcmp(cur->diagnosis, r->diagnosis)))
             same++;
         else if (!brief)
             printf("replay: run %llu: %s, hash 0x%016llx (run 1: %s, "
@@ -1234,6 +1467,37 @@ replay_input(int argc, char **argv, int first)
             for (unsigned k = 0; k < r->nframes; k++)
                 fr[k] = &r->frames[k];
             symbolize(fr, r->nframes, exact, dir);
+            /* a second run watching the object CPython's diagnosis names
+             * (its reference count writes, harnesses/report.c) */
+            char addr[32];
+            if (diagnosed_object(r, addr, sizeof addr)) {
+                struct report *w = calloc(1, sizeof *w);
+                if (w && run_once(target, abs_input, dir, 1, addr, w) == 0
+                    && w->hash == r->hash && w->watched_addr) {
+                    r->watch = w->watch;
+                    r->nwatch = w->nwatch;
+                    r->watched_addr = w->watched_addr;
+                    r->watched_count = w->watched_count;
+                    w->watch = NULL;
+                    struct location *wl[WATCH_MAX * WATCH_FRAMES];
+                    size_t nwl = 0;
+                    for (unsigned k = 0; k < r->nwatch; k++)
+                        for (unsigned j = 0; j < r->watch[k].nframes; j++)
+                            wl[nwl++] = &r->watch[k].frames[j];
+                    symbolize(wl, nwl, NULL, dir);
+                    for (unsigned k = 0; k < r->nwatch; k++)
+                        watch_location(&r->watch[k]);
+                } else if (w) {
+                    fprintf(stderr, "ftfuzz replay: the run watching %s "
+                                    "did not replay the same execution "
+                                    "(hash 0x%016llx): no reference count "
+                                    "history\n", addr, w->hash);
+                }
+                if (w) {
+                    free_report(w);
+                    free(w);
+                }
+            }
             snprintf(src, sizeof src, "%s/report.trace", dir);
             if (write_repro(repro, input, r) != 0
                 || (access(src, R_OK) == 0 && copy_file(src, trace) != 0)
@@ -1277,11 +1541,12 @@ replay_run(const char *target, const char *input, const char *dir,
 {
     struct report *r = calloc(1, sizeof *r);
     memset(o, 0, sizeof *o);
-    if (!r || run_once(target, input, dir, with_switches, r) != 0) {
+    if (!r || run_once(target, input, dir, with_switches, NULL, r) != 0) {
         free(r);
         return -1;
     }
     snprintf(o->verdict, sizeof o->verdict, "%s", r->verdict);
+    snprintf(o->diagnosis, sizeof o->diagnosis, "%s", r->diagnosis);
     o->signal = r->signal;
     o->hash = r->hash;
     o->steps = r->steps;
@@ -1298,6 +1563,68 @@ replay_run(const char *target, const char *input, const char *dir,
     }
     char path[4200];
     static const char *const leftovers[] = {"log", "report", "report.trace"};
+    for (size_t k = 0; k < sizeof leftovers / sizeof leftovers[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, leftovers[k]);
+        unlink(path);
+    }
+    free_report(r);
+    free(r);
+    return 0;
+}
+
+int
+replay_details(const char *target, const char *input, const char *dir,
+               struct replay_details *d)
+{
+    struct report *r = calloc(1, sizeof *r);
+    memset(d, 0, sizeof *d);
+    if (!r || run_once(target, input, dir, 1, NULL, r) != 0) {
+        free(r);
+        return -1;
+    }
+    struct replay_outcome *o = &d->o;
+    snprintf(o->verdict, sizeof o->verdict, "%s", r->verdict);
+    snprintf(o->diagnosis, sizeof o->diagnosis, "%s", r->diagnosis);
+    o->signal = r->signal;
+    o->hash = r->hash;
+    o->steps = r->steps;
+    o->switches = r->switches;
+    struct location *fr[MAX_FRAMES];
+    int exact[MAX_FRAMES] = {0};
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+    prepare_stack(r, exact);
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+    for (unsigned i = 0; i < r->nframes && d->nfuncs < REPLAY_MAX_FUNCS;
+         i++) {
+        const char *w = r->frames[i].where;
+        if (strstr(w, "harness_run_forked") || strstr(w, "fuzzer::"))
+            break;
+        while (*w && d->nfuncs < REPLAY_MAX_FUNCS) {
+            size_t len = strcspn(w, " \n");
+            snprintf(d->funcs[d->nfuncs++], sizeof d->funcs[0], "%.*s",
+                     (int)len, w);
+            w = strchr(w, '\n');
+            w = w ? w + 1 : "";
+        }
+    }
+    d->nobjects = r->nobjects;
+    for (unsigned i = 0; i < r->nobjects; i++)
+        snprintf(d->object_kind[i], sizeof d->object_kind[i], "%s",
+                 r->object_kind[i]);
+    d->nthreads = r->nthreads;
+    for (unsigned t = 0; t < r->nthreads; t++) {
+        d->nops[t] = r->nops[t];
+        for (unsigned i = 0; i < r->nops[t]; i++)
+            snprintf(d->op_py[t][i], sizeof d->op_py[t][i], "%s",
+                     r->op_py[t][i]);
+    }
+    char path[4200];
+    static const char *const leftovers[] = {"log", "report", "report.trace",
+                                            "sym.in", "sym.out"};
     for (size_t k = 0; k < sizeof leftovers / sizeof leftovers[0]; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, leftovers[k]);
         unlink(path);
