@@ -313,6 +313,8 @@ FTFUZZ_EXPORT void ftfuzz_sched_mark(void);
  * thread's points only when it loses the turn.  A no-op outside a session.
  */
 FTFUZZ_EXPORT void ftfuzz_sched_region(uint32_t region);
+
+/*
  * Plain-access points (code built with --plain-accesses; docs/scheduler.md).
  * A granule (8 bytes) is shared once two threads of a session touched it;
  * from then on every access to it is a point.  ftfuzz_plain_shared copies
