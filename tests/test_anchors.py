@@ -16,7 +16,7 @@ PROG_EDIT = os.path.join(ROOT, "build", "tests", "fuzz", "prog_edit")
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
 INPUTS = sorted(f[:-5] for f in os.listdir(REGRESSIONS) if f.endswith(".meta"))
 BRIEF = re.compile(r"^verdict=(\S+) signal=(\d+) hash=(0x[0-9a-f]{16}) "
-                   r"steps=(\d+) switches=(\d+)$", re.M)
+                   r"steps=(\d+) switches=(\d+)(?: diagnosis=.*)?$", re.M)
 
 
 def ftfuzz(*args, env=None, timeout=600):

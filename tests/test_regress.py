@@ -171,7 +171,7 @@ def test_only_and_runs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert list(table(r.stdout)) == ["list_sort_len"]
     runs = re.findall(r"^  list_sort_len run \d: (verdict=\S+ signal=\d+ "
-                      r"hash=0x[0-9a-f]{16} steps=\d+ switches=\d+)$",
+                      r"hash=0x[0-9a-f]{16} steps=\d+ switches=\d+(?: diagnosis=.*)?)$",
                       r.stdout, re.M)
     assert len(runs) == 3 and len(set(runs)) == 1, runs
 
