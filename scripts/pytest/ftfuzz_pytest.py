@@ -248,8 +248,9 @@ class ExploreItem(pytest.Item):
 
     def failure(self):
         r = self.result
-        m = re.search(r"^explore: saved (.+); replay it with$", r.stdout,
-                      re.M)
+        # "explore: saved PATH[ (as anchors)]; replay it with"
+        m = re.search(r"^explore: saved (.+?)(?: \(as anchors\))?; "
+                      r"replay it with$", r.stdout, re.M)
         replay = shlex.join([self.command[0], "replay", m.group(1)]) \
             if m else None
         first = re.search(r"^explore: (FAILING .*)$", r.stdout, re.M)
