@@ -1322,6 +1322,22 @@ prepare_stack(struct report *r, int *exact)
         exact[i] = start > 0 && i == 0;
 }
 
+/* Symbolizes the failing thread's stack, trims it to the frames that
+ * matter (prepare_stack) and symbolizes what that left. */
+static void
+symbolize_stack(struct report *r, const char *dir)
+{
+    struct location *fr[MAX_FRAMES];
+    int exact[MAX_FRAMES] = {0};
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+    prepare_stack(r, exact);
+    for (unsigned k = 0; k < r->nframes; k++)
+        fr[k] = &r->frames[k];
+    symbolize(fr, r->nframes, exact, dir);
+}
+
 /*
  * A stored input with a .meta whose `expected:` failure this replay did
  * not give (the first word: passed, crash (any death, with the signal of
@@ -1458,15 +1474,7 @@ replay_input(int argc, char **argv, int first)
             free(locs);
             for (size_t k = 0; k < r->nsw; k++)
                 switch_location(&r->sw[k]);
-            struct location *fr[MAX_FRAMES];
-            int exact[MAX_FRAMES] = {0};
-            for (unsigned k = 0; k < r->nframes; k++)
-                fr[k] = &r->frames[k];
-            symbolize(fr, r->nframes, exact, dir);
-            prepare_stack(r, exact);
-            for (unsigned k = 0; k < r->nframes; k++)
-                fr[k] = &r->frames[k];
-            symbolize(fr, r->nframes, exact, dir);
+            symbolize_stack(r, dir);
             /* a second run watching the object CPython's diagnosis names
              * (its reference count writes, harnesses/report.c) */
             char addr[32];
@@ -1589,15 +1597,7 @@ replay_details(const char *target, const char *input, const char *dir,
     o->hash = r->hash;
     o->steps = r->steps;
     o->switches = r->switches;
-    struct location *fr[MAX_FRAMES];
-    int exact[MAX_FRAMES] = {0};
-    for (unsigned k = 0; k < r->nframes; k++)
-        fr[k] = &r->frames[k];
-    symbolize(fr, r->nframes, exact, dir);
-    prepare_stack(r, exact);
-    for (unsigned k = 0; k < r->nframes; k++)
-        fr[k] = &r->frames[k];
-    symbolize(fr, r->nframes, exact, dir);
+    symbolize_stack(r, dir);
     for (unsigned i = 0; i < r->nframes && d->nfuncs < REPLAY_MAX_FUNCS;
          i++) {
         const char *w = r->frames[i].where;
