@@ -173,7 +173,7 @@ install: all
 	cp -R corpus $(PREFIX)/share/ftfuzz/
 	install -m 755 scripts/regress.py $(PREFIX)/share/ftfuzz/scripts/
 	install -d $(PREFIX)/share/ftfuzz/include/ftfuzz
-	install -m 644 include/ftfuzz/families.def \
+	install -m 644 include/ftfuzz/families.def include/ftfuzz/verdicts.def \
 	    $(PREFIX)/share/ftfuzz/include/ftfuzz/
 	install -D -m 644 scripts/pytest/ftfuzz_pytest.py \
 	    $(PREFIX)/share/ftfuzz/scripts/pytest/ftfuzz_pytest.py

@@ -56,7 +56,8 @@ PROG_SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 PROG_ASAN_OBJS := $(PROG_ASAN_DIR)/program.o $(PROG_ASAN_DIR)/mutator.o \
                   $(PROG_ASAN_DIR)/anchors.o \
                   $(PROG_ASAN_DIR)/program.pb-c.o
-PROG_TEST_HDRS := $(PROG_HDRS)
+PROG_TEST_HDRS := $(PROG_HDRS) include/ftfuzz/result.h include/ftfuzz/verdicts.h \
+                  include/ftfuzz/verdicts.def include/ftfuzz/diagnosis.h
 
 $(PROG_ASAN_DIR)/program.pb-c.o: $(PROG_GEN_SRC) $(PROG_GEN_HDR)
 	@mkdir -p $(@D)

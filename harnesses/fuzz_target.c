@@ -24,6 +24,7 @@
 #include "ftfuzz/aslr.h"
 #include "ftfuzz/diagnosis.h"
 #include "ftfuzz/env.h"
+#include "ftfuzz/result.h"
 #include "ftfuzz/symbolizer.h"
 #include "harness.h"
 
@@ -47,6 +48,8 @@ harness_no_aslr(char **argv)
 #define CRASH_FRAMES 64
 struct shared_result {
     ftfuzz_sched_result result;
+    int have_result;           /* result holds the execution's figures */
+    int verdict;               /* harness_verdict when a finding ended it */
     char finding[32];          /* what killed the child, for the stats */
     int crash_signal;          /* the child's stack when a signal killed it */
     int nframes;
@@ -164,6 +167,10 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
 {
     if (in_run) {
         ftfuzz_sched_result r = ftfuzz_sched_snapshot();
+        if (shared && getpid() != parent_pid) {
+            shared->result = r;
+            shared->have_result = 1;
+        }
         fprintf(stderr,
                 "==ftfuzz== crash during an execution: signal %d, step %llu, "
                 "switches %llu, trace hash 0x%016llx\n",
@@ -173,12 +180,14 @@ harness_crash(int sig, siginfo_t *info, void *uctx)
     }
     struct sigaction *p = &previous[sig];
     if (getpid() != parent_pid) {
-        if (shared)
+        if (shared) {
+            shared->verdict = harness_verdict;
             snprintf(shared->finding, sizeof shared->finding, "%s",
-                     harness_finding ? harness_finding
+                     harness_verdict ? ftfuzz_verdict_name(harness_verdict)
                      : sig == SIGSEGV ? "SIGSEGV"
                      : sig == SIGABRT ? "SIGABRT"
                      : sig == SIGBUS ? "SIGBUS" : "signal");
+        }
         /* A forked execution leaves its stack to the parent, which prints
          * it as a sanitizer would (harness_child_report), and dies of the
          * signal itself.  Not the sanitizer's deadly-signal report, even
@@ -702,6 +711,55 @@ harness_child_report(const char *kind)
     free(sym);
 }
 
+/*
+ * FTFUZZ_RESULT: the result record of the execution that just ended
+ * (include/ftfuzz/result.h), from what the child handed back and its wait
+ * status (0: it exited with 0); text, its stderr, gives CPython's
+ * diagnosis and the finding's report.  The verdict is the child's own
+ * when a finding ended it; otherwise what killed it says
+ * (ftfuzz_diagnosis_verdict).
+ */
+static void
+harness_write_result(const ftfuzz_sched_result *r, int have, int status,
+                     int verdict, const char *text)
+{
+    const char *path = ftfuzz_env_str("FTFUZZ_RESULT");
+    if (!*path)
+        return;
+    static struct ftfuzz_result rec;
+    static char buf[3 * FTFUZZ_RESULT_TEXT];
+    memset(&rec, 0, sizeof rec);
+    rec.have_hash = have;
+    rec.hash = r->trace_hash;
+    rec.steps = r->steps;
+    rec.switches = r->switches;
+    rec.verdict = r->verdict;
+    if (status) {
+        rec.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        rec.status = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+        rec.verdict = verdict ? verdict
+                              : ftfuzz_diagnosis_verdict(text, rec.signal);
+    }
+    if (status && text) {
+        size_t len;
+        const char *d = ftfuzz_diagnosis_text(text, &len);
+        ftfuzz_diagnosis_kind(text, rec.diagnosis, sizeof rec.diagnosis);
+        if (d)
+            snprintf(rec.diagnosis_text, sizeof rec.diagnosis_text, "%.*s",
+                     (int)len, d);
+        /* the finding's report: its heading to the next line of ours */
+        const char *f = strstr(text, "==ftfuzz== FINDING: ");
+        if (f && verdict) {
+            const char *end = strstr(f + 1, "\n==ftfuzz== ");
+            size_t n = end ? (size_t)(end - f) + 1 : strlen(f);
+            snprintf(rec.finding, sizeof rec.finding, "%.*s", (int)n, f);
+        }
+    }
+    if (ftfuzz_result_write(path, &rec, buf, sizeof buf) != 0)
+        fprintf(stderr, "ftfuzz harness: cannot write the result record %s: "
+                        "%s\n", path, strerror(errno));
+}
+
 /* Runs p in a child forked from this initialised process; *died is the
  * child's wait status when it did not exit with 0. */
 static ftfuzz_sched_result
@@ -723,6 +781,8 @@ harness_fork_execution(const prog_program *p, int *died)
     capture_prepare();
     shared->finding[0] = 0;
     shared->nframes = 0;
+    shared->have_result = 0;
+    shared->verdict = 0;
     pid_t pid = fork();
     if (pid < 0) {
         perror("ftfuzz harness: fork");
@@ -734,6 +794,7 @@ harness_fork_execution(const prog_program *p, int *died)
             dup2(child_stderr, 2);
         in_run = 1;
         shared->result = harness_run(p, FTFUZZ_FAMILY, 0);
+        shared->have_result = 1;
         ftfuzz_sched_interleaving(il_counters, IL_COUNTERS, il_features);
         harness_copy_counters(shared->counters, 1);
         fflush(stdout);
@@ -745,6 +806,10 @@ harness_fork_execution(const prog_program *p, int *died)
         ;
     char *text = capture_copy();
     *died = 0;
+    harness_write_result(&shared->result, shared->have_result,
+                         WIFEXITED(status) && WEXITSTATUS(status) == 0
+                             ? 0 : (status ? status : 1),
+                         shared->verdict, text);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         *died = status ? status : 1;
         if (WIFSIGNALED(status) && shared->nframes > 2) {
@@ -1092,6 +1157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             harness_plain_learn(p);   /* in a child: it may crash */
         in_run = 1;
         r = harness_run(p, FTFUZZ_FAMILY, 1);
+        harness_write_result(&r, 1, 0, 0, NULL);
         if (p->nthreads)
             ftfuzz_sched_interleaving(il_counters, IL_COUNTERS,
                                       il_features);

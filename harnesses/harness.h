@@ -40,9 +40,10 @@ ftfuzz_sched_result harness_run(const prog_program *p, int family,
 /* Non-zero: sessions record reads-from pairs (FTFUZZ_IL_READS_FROM). */
 extern int harness_reads_from;
 
-/* What ended the execution, when a finding did ("linearizability",
- * "deadlock", ...): the crash handler reports it with the signal. */
-extern const char *harness_finding;
+/* The verdict of the finding that ended the execution (verdicts.def:
+ * FTFUZZ_VERDICT_LINEARIZABILITY, _DEADLOCK, ...), 0 when none did: the
+ * crash handler hands it to the result record with the signal. */
+extern int harness_verdict;
 
 /* --- linearizability.c ---------------------------------------------------------- */
 

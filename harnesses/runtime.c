@@ -45,17 +45,18 @@ static const prog_program *current;
 static PyObject *objects[PROG_MAX_OBJECTS];
 static int kinds[PROG_MAX_OBJECTS];
 static int sources[PROG_MAX_OBJECTS];
-const char *harness_finding;
+int harness_verdict;
 
 /* A scheduler finding: the scheduler's own report, then a crash. */
 static void
 harness_on_finding(int verdict, const char *report)
 {
     ftfuzz_sched_result r = ftfuzz_sched_snapshot();
-    harness_finding = ftfuzz_verdict_name(verdict);
+    harness_verdict = verdict;
     fprintf(stderr, "==ftfuzz== FINDING: %s\n%s==ftfuzz== trace hash "
                     "0x%016llx, steps %llu, switches %llu\n",
-            harness_finding, report, (unsigned long long)r.trace_hash,
+            ftfuzz_verdict_name(verdict), report,
+            (unsigned long long)r.trace_hash,
             (unsigned long long)r.steps, (unsigned long long)r.switches);
     abort();
 }
@@ -534,7 +535,7 @@ harness_execute(const prog_program *p, int family, ftfuzz_strategy *strategy,
     PyEval_RestoreThread(ts);
     if (check) {
         if (lin_check(p, family, objects, kinds)) {
-            harness_finding = "linearizability";
+            harness_verdict = FTFUZZ_VERDICT_LINEARIZABILITY;
             abort();
         }
         spec_check(objects, kinds, p->nobjects);

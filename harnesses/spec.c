@@ -411,7 +411,7 @@ spec_exec(const prog_op *op, PyObject *const *objs, int kind,
 /* A finding of the spec's own oracles: the report's heading, then the
  * Python exception, then a crash (libFuzzer's, or the replay's verdict). */
 static void
-spec_finding(const char *verdict, const char *heading, const char *what)
+spec_finding(int verdict, const char *heading, const char *what)
 {
     fprintf(stderr, "==ftfuzz== FINDING: %s\n  in %s\n", heading, what);
     if (PyErr_Occurred()) {
@@ -423,7 +423,7 @@ spec_finding(const char *verdict, const char *heading, const char *what)
         Py_XDECREF(r);
         PyErr_Clear();
     }
-    harness_finding = verdict;
+    harness_verdict = verdict;
     abort();
 }
 
@@ -434,7 +434,7 @@ spec_raised(const prog_op *op, int kind, uint32_t nobjs)
         return;
     char text[SPEC_TEXT + 64];
     spec_describe(op, kind, nobjs, text, sizeof text);
-    spec_finding("exception", "exception in an operation that must not "
+    spec_finding(FTFUZZ_VERDICT_EXCEPTION, "exception in an operation that must not "
                  "raise", text);
 }
 
@@ -455,7 +455,7 @@ spec_check(PyObject *const *objs, const int *kinds, uint32_t nobjs)
         char what[96];
         snprintf(what, sizeof what, "the check of o%u (type %s)", i,
                  t->name);
-        spec_finding("check", ok == 0 ? "check failed: it returned a false "
+        spec_finding(FTFUZZ_VERDICT_CHECK, ok == 0 ? "check failed: it returned a false "
                      "value" : "check failed: it raised", what);
     }
 }

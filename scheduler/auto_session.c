@@ -20,6 +20,7 @@
 
 #include "ftfuzz/aslr.h"
 #include "ftfuzz/env.h"
+#include "ftfuzz/result.h"
 #include "sched_internal.h"
 
 static ftfuzz_strategy *auto_strategy;
@@ -30,9 +31,10 @@ static int auto_done;
  * first (plain_access.c). */
 extern const char ftfuzz_plain_accesses_linked[] __attribute__((weak));
 
-/* Writes the closing line and the result file; once. */
+/* Writes the closing line and the result record (include/ftfuzz/
+ * result.h) with the finding's report when there is one; once. */
 static void
-auto_finish(int verdict, int sig)
+auto_finish(int verdict, int sig, const char *finding)
 {
     if (__atomic_exchange_n(&auto_done, 1, __ATOMIC_SEQ_CST))
         return;
@@ -50,22 +52,25 @@ auto_finish(int verdict, int sig)
                 (unsigned long long)r.switches, sched.strategy_text);
     const char *path = ftfuzz_env_str("FTFUZZ_RESULT");
     if (path && *path) {
-        /* no stdio: this runs in crash handlers, on a heap that may be
-         * broken */
-        char text[512];
-        int n = snprintf(text, sizeof text,
-                         "verdict %s\nsignal %d\nhash 0x%016llx\n"
-                         "steps %llu\nswitches %llu\nstrategy %s\n",
-                         ftfuzz_verdict_name(verdict), sig,
-                         (unsigned long long)r.trace_hash,
-                         (unsigned long long)r.steps,
-                         (unsigned long long)r.switches, sched.strategy_text);
-        if (n > 0)
-            sched_write_file(path, text,
-                             (size_t)n < sizeof text ? (size_t)n
-                                                     : sizeof text - 1);
+        /* static: this runs in crash handlers, on a heap that may be
+         * broken, and once */
+        static struct ftfuzz_result rec;
+        static char text[3 * FTFUZZ_RESULT_TEXT];
+        rec.verdict = verdict;
+        rec.signal = sig;
+        rec.have_hash = 1;
+        rec.hash = r.trace_hash;
+        rec.steps = r.steps;
+        rec.switches = r.switches;
+        snprintf(rec.strategy, sizeof rec.strategy, "%s", sched.strategy_text);
+        if (finding)
+            snprintf(rec.finding, sizeof rec.finding, "%s", finding);
+        ftfuzz_result_write(path, &rec, text, sizeof text);
     }
 }
+
+/* The finding's report for the result record (static: see auto_finish). */
+static char finding_text[FTFUZZ_RESULT_TEXT];
 
 /* The crashing thread's symbolized stack, as deadlock reports show each
  * waiter's; runs in the signal handler, on the thread that crashed. */
@@ -94,15 +99,17 @@ auto_crash_report(int sig)
                         (unsigned long long)ftfuzz_sched_step, who);
     sched_report_stack(&buf, &len, &cap, frames + skip, n - skip);
     sched_write_all(2, buf, len);
+    snprintf(finding_text, sizeof finding_text, "%.*s", (int)len, buf);
     sched_mem_free(buf);
 }
 
 static void
 auto_on_finding(int verdict, const char *report)
 {
-    fprintf(stderr, "==ftfuzz== FINDING: %s\n%s", ftfuzz_verdict_name(verdict),
-            report);
-    auto_finish(verdict, 0);
+    snprintf(finding_text, sizeof finding_text, "==ftfuzz== FINDING: %s\n%s",
+             ftfuzz_verdict_name(verdict), report);
+    fputs(finding_text, stderr);
+    auto_finish(verdict, 0, finding_text);
     signal(SIGABRT, SIG_DFL);
     abort();
 }
@@ -114,7 +121,7 @@ auto_crash(int sig)
     /* a finding's own abort has printed its report already */
     if (!sched.verdict && !auto_done)
         auto_crash_report(sig);
-    auto_finish(verdict, sig);
+    auto_finish(verdict, sig, finding_text[0] ? finding_text : NULL);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -127,12 +134,14 @@ auto_exit(void)
     if (sched.strategy && sched.strategy->finished
         && sched.strategy->finished(sched.strategy, ftfuzz_sched_step)) {
         sched.verdict = FTFUZZ_VERDICT_DIVERGED;
-        fprintf(stderr, "==ftfuzz== FINDING: diverged\ndivergence: %s\n",
-                sched.strategy->divergence(sched.strategy));
-        auto_finish(FTFUZZ_VERDICT_DIVERGED, 0);
+        snprintf(finding_text, sizeof finding_text,
+                 "==ftfuzz== FINDING: diverged\ndivergence: %s\n",
+                 sched.strategy->divergence(sched.strategy));
+        fputs(finding_text, stderr);
+        auto_finish(FTFUZZ_VERDICT_DIVERGED, 0, finding_text);
         _exit(3);
     }
-    auto_finish(FTFUZZ_VERDICT_PASSED, 0);
+    auto_finish(FTFUZZ_VERDICT_PASSED, 0, NULL);
 }
 
 __attribute__((constructor)) static void

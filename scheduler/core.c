@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 
 #include "ftfuzz/env.h"
+#include "ftfuzz/verdicts.h"
 #include "sched_internal.h"
 
 /* Read at every hooked atomic site; see atomic_hooks.h. */
@@ -75,16 +76,7 @@ ftfuzz_point_kind_name(int kind)
 FTFUZZ_EXPORT const char *
 ftfuzz_verdict_name(int verdict)
 {
-    switch (verdict) {
-    case FTFUZZ_VERDICT_PASSED: return "passed";
-    case FTFUZZ_VERDICT_DEADLOCK: return "deadlock";
-    case FTFUZZ_VERDICT_LIVELOCK: return "livelock";
-    case FTFUZZ_VERDICT_HANG: return "hang";
-    case FTFUZZ_VERDICT_DIVERGED: return "diverged";
-    case FTFUZZ_VERDICT_CRASH: return "crash";
-    case FTFUZZ_VERDICT_EXIT: return "exit";
-    }
-    return "unknown";
+    return ftfuzz_verdict_text(verdict);
 }
 
 /* --- the turn -------------------------------------------------------------- */

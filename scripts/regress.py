@@ -53,11 +53,24 @@ FAMILIES = read_families(os.path.join(ROOT, "include", "ftfuzz",
                                       "families.def"))
 TARGETS = tuple("fuzz_" + f for f in FAMILIES)
 
-# What `ftfuzz replay --brief` can say.
-VERDICTS = ("passed", "crash", "assertion", "fatal-error", "sanitizer",
-            "deadlock", "livelock", "hang", "linearizability", "exit")
-# What the metadata's "crash" stands for: the process died.
-CRASH_VERDICTS = frozenset({"crash", "assertion", "fatal-error", "sanitizer"})
+def read_verdicts(path):
+    """The verdicts `ftfuzz replay --brief` can say, and those that killed
+    the execution (what a .meta's "crash" stands for): the rows of
+    include/ftfuzz/verdicts.def, NAME, "name", class."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        sys.exit(f"ftfuzz regress: cannot read {path}: {e.strerror}")
+    rows = re.findall(r'^FTFUZZ_VERDICT_ROW\(\w+,\s*"([\w-]+)",\s*(\w+),',
+                      text, re.M)
+    if not rows:
+        sys.exit(f"ftfuzz regress: no verdicts in {path}")
+    return (tuple(name for name, _ in rows),
+            frozenset(name for name, cls in rows if cls == "DIED"))
+
+
+VERDICTS, CRASH_VERDICTS = read_verdicts(
+    os.path.join(ROOT, "include", "ftfuzz", "verdicts.def"))
 
 REPLAY_TIMEOUT = 600   # seconds; the harness's own watchdog is 10 s
 
@@ -393,7 +406,8 @@ class Expected:
         else:
             raise ValueError(f"expected: '{text}' is not a verdict (passed, "
                              f"crash, crash (SIGSEGV), linearizability "
-                             f"violation, {', '.join(VERDICTS[2:])})")
+                             f"violation, "
+                             f"{', '.join(v for v in VERDICTS if v not in ('passed', 'crash'))})")
 
     @property
     def passes(self):

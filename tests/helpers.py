@@ -40,3 +40,20 @@ def limits():
         r"^FTFUZZ_LIMIT\((\w+),\s*(\d+),", open(LIMITS_DEF).read(), re.M))
     assert "PROG_MAX_THREADS" in found, f"cannot read {LIMITS_DEF}"
     return found
+
+
+def load_regress():
+    """scripts/regress.py as a module, for its rules and tables."""
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "regress", os.path.join(root, "scripts", "regress.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def died_verdicts():
+    """The verdicts that killed the execution (class DIED of
+    include/ftfuzz/verdicts.def), read by regress.py's own parser."""
+    return load_regress().CRASH_VERDICTS

@@ -6,7 +6,6 @@ usage stops before building anything.  No test builds another CPython (a
 cold build takes minutes): --cpython is exercised up to its checks, and the
 version and commit rules through scripts/regress.py's functions.
 """
-import importlib.util
 import os
 import re
 import shutil
@@ -14,13 +13,13 @@ import subprocess
 
 import pytest
 
-from helpers import regression_meta
+from helpers import died_verdicts, load_regress, regression_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
 INPUTS = sorted(f[:-5] for f in os.listdir(REGRESSIONS) if f.endswith(".meta"))
-CRASHES = {"crash", "assertion", "fatal-error", "sanitizer"}
+CRASHES = died_verdicts()
 
 
 def regress(*args, timeout=900):
@@ -247,11 +246,7 @@ def test_help():
 
 @pytest.fixture(scope="module")
 def rg():
-    spec = importlib.util.spec_from_file_location(
-        "regress", os.path.join(ROOT, "scripts", "regress.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_regress()
 
 
 def fake_input(rg, tmp_path, **fields):

@@ -4,6 +4,8 @@ import os
 import re
 import subprocess
 
+from helpers import died_verdicts
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
 REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
@@ -170,7 +172,7 @@ def regression_inputs():
                       open(os.path.join(REGRESSIONS, name)).read().splitlines()
                       if re.match(r"^[a-z-]+: ", l))
         if fields["expected"].startswith("crash") or \
-                fields["expected"] in ("fatal-error", "assertion", "sanitizer"):
+                fields["expected"] in died_verdicts():
             yield name[:-5], fields["target"]
 
 

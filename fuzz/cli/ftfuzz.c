@@ -25,6 +25,7 @@
 #include "ftfuzz/env.h"
 #include "cli.h"
 #include "ftfuzz/aslr.h"
+#include "ftfuzz/result.h"
 #include "ftfuzz/sched.h"
 
 /* --- the command table ------------------------------------------------------ */
@@ -192,22 +193,24 @@ now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The result record a C program's session wrote (ftfuzz/result.h). */
 static void
 read_result(const char *path, struct run_result *r)
 {
-    FILE *f = fopen(path, "r");
+    static struct ftfuzz_result rec;
+    char err[512];
     r->have_result = 0;
-    if (!f)
+    int rc = ftfuzz_result_read(path, &rec, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "ftfuzz: %s\n", err);
+    if (rc != 0)
         return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        sscanf(line, "verdict %31s", r->verdict);
-        sscanf(line, "hash %llx", &r->hash);
-        sscanf(line, "steps %llu", &r->steps);
-        sscanf(line, "switches %llu", &r->switches);
-    }
-    fclose(f);
-    r->have_result = r->verdict[0] != 0;
+    snprintf(r->verdict, sizeof r->verdict, "%s",
+             ftfuzz_verdict_text(rec.verdict));
+    r->hash = rec.hash;
+    r->steps = rec.steps;
+    r->switches = rec.switches;
+    r->have_result = 1;
 }
 
 /* Starts argv with extra "NAME=VALUE" entries, its stdout and stderr on

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
+#include "ftfuzz/result.h"
 #include "ftfuzz/schedule_bytes.h"
 
 /* The trace file's flag bit of a preemption (scheduler/sched_internal.h). */
@@ -737,6 +738,29 @@ reseed_write(struct minimizer *m, const char *out, prog_program *p,
  * (another harness or CPython build, see docs/replay.md) can make it miss
  * its race while the race is still there; this finds the race again.
  */
+/* Is every name of "V[,V...][:SIG]" a verdict (verdicts.def)?  Else a
+ * message that lists them. */
+static int
+known_verdicts(const char *cmd, const char *expect)
+{
+    size_t n = strcspn(expect, ":");
+    for (const char *p = expect; p < expect + n;) {
+        size_t l = strcspn(p, ",:");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)l, p);
+        if (ftfuzz_verdict_from_name(name) < 0) {
+            fprintf(stderr, "ftfuzz %s: unknown verdict '%s' in --expect; "
+                            "the verdicts:", cmd, name);
+            for (int v = 0; v < FTFUZZ_VERDICT_COUNT; v++)
+                fprintf(stderr, " %s", ftfuzz_verdict_text(v));
+            fputc('\n', stderr);
+            return 0;
+        }
+        p += l + (p[l] == ',');
+    }
+    return 1;
+}
+
 int
 cmd_reseed(int argc, char **argv)
 {
@@ -753,6 +777,8 @@ cmd_reseed(int argc, char **argv)
     const char *input = argv[first];
     struct minimizer m = {0};
     const char *expect = flag("reseed", "--expect");
+    if (!known_verdicts("reseed", expect))
+        return 2;
     const char *colon = strchr(expect, ':');
     snprintf(m.want.verdict, sizeof m.want.verdict, "%.*s",
              colon ? (int)(colon - expect) : (int)strlen(expect), expect);
@@ -1054,6 +1080,10 @@ cmd_search(int argc, char **argv)
     const char *expect = flag("search", "--expect");
     if (!*expect) {
         fprintf(stderr, "ftfuzz search: give --expect VERDICT[:SIGNAL]\n");
+        close_input(&m, p);
+        return 2;
+    }
+    if (!known_verdicts("search", expect)) {
         close_input(&m, p);
         return 2;
     }

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "ftfuzz/diagnosis.h"
 #include "ftfuzz/program.h"
+#include "ftfuzz/result.h"
 #include "ftfuzz/symbolizer.h"
 
 /* --- what one run gave ------------------------------------------------------- */
@@ -132,79 +133,6 @@ slurp(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
-}
-
-/*
- * The verdict from what the target printed.  Findings of the scheduler and
- * the oracle name themselves; a CPython assertion, a fatal error and a
- * sanitizer report have their own words; anything else that killed the
- * execution is a crash.
- */
-static void
-classify(const char *log, struct report *r)
-{
-    static const struct { const char *text, *verdict; } findings[] = {
-        {"==ftfuzz== FINDING: linearizability violation", "linearizability"},
-        {"==ftfuzz== FINDING: exception", "exception"},
-        {"==ftfuzz== FINDING: check failed", "check"},
-        {"==ftfuzz== FINDING: deadlock", "deadlock"},
-        {"==ftfuzz== FINDING: livelock", "livelock"},
-        {"==ftfuzz== FINDING: hang", "hang"},
-        {"==ftfuzz== FINDING: diverged", "diverged"},
-        {"ERROR: AddressSanitizer", "sanitizer"},
-        {"ERROR: UndefinedBehaviorSanitizer", "sanitizer"},
-        {"ERROR: LeakSanitizer", "sanitizer"},
-        {"Fatal Python error", "fatal-error"},
-        {"Assertion `", "assertion"},
-        {"Assertion failed", "assertion"},
-    };
-    const char *p;
-    snprintf(r->verdict, sizeof r->verdict, "passed");
-    r->signal = 0;
-    if ((p = strstr(log, "==ftfuzz== the execution died of signal ")))
-        r->signal = atoi(p + strlen("==ftfuzz== the execution died of "
-                                    "signal "));
-    int died = r->signal || strstr(log, "==ftfuzz== the execution exited");
-    for (size_t i = 0; i < sizeof findings / sizeof findings[0]; i++)
-        if ((p = strstr(log, findings[i].text))) {
-            snprintf(r->verdict, sizeof r->verdict, "%s",
-                     findings[i].verdict);
-            if (!strncmp(findings[i].text, "==ftfuzz== FINDING", 18)) {
-                const char *end = strstr(p + 1, "\n==ftfuzz== ");
-                size_t n = end ? (size_t)(end - p) + 1 : strlen(p);
-                free(r->finding);
-                r->finding = strndup(p, n);
-            }
-            return;
-        }
-    if (r->signal)
-        snprintf(r->verdict, sizeof r->verdict, "crash");
-    else if (died || strstr(log, "ERROR: libFuzzer"))
-        snprintf(r->verdict, sizeof r->verdict, "exit");
-}
-
-static void
-read_hash(const char *log, struct report *r)
-{
-    const char *p;
-    unsigned long long step, sw, hash;
-    int sig;
-    if ((p = strstr(log, "==ftfuzz== crash during an execution: "))
-        && sscanf(p, "==ftfuzz== crash during an execution: signal %d, step "
-                     "%llu, switches %llu, trace hash %llx",
-                  &sig, &step, &sw, &hash) == 4) {
-        r->hash = hash;
-        r->steps = step;
-        r->switches = sw;
-        r->have_hash = 1;
-    } else if ((p = strstr(log, "==ftfuzz== trace hash "))
-               && sscanf(p, "==ftfuzz== trace hash %llx steps %llu switches "
-                            "%llu", &hash, &step, &sw) == 3) {
-        r->hash = hash;
-        r->steps = step;
-        r->switches = sw;
-        r->have_hash = 1;
-    }
 }
 
 static void
@@ -598,12 +526,17 @@ python_location(const struct report *r, unsigned sched_id,
     }
 }
 
+/* Did the verdict named `name` kill the execution (verdicts.def)? */
+static int
+verdict_died(const char *name)
+{
+    return ftfuzz_verdict_died(ftfuzz_verdict_from_name(name));
+}
+
 static const char *
 verdict_text(const struct report *r, char *buf, size_t n)
 {
-    if (r->signal && (!strcmp(r->verdict, "crash")
-                      || !strcmp(r->verdict, "assertion")
-                      || !strcmp(r->verdict, "fatal-error")))
+    if (r->signal && verdict_died(r->verdict))
         snprintf(buf, n, "%s (signal %d, %s)", r->verdict, r->signal,
                  strsignal(r->signal));
     else
@@ -1019,14 +952,17 @@ resolve_target(const char *cmd, const char *input, char *path, size_t n,
 }
 
 /* Runs the input once (in report mode when asked); fills r from its
- * output. */
+ * result record (ftfuzz/result.h), and the report and trace files. */
 static int
 run_once(const char *target, const char *input, const char *dir,
          int report_mode, const char *watch, struct report *r)
 {
-    char log[4200], env_report[4300];
+    char log[4200], env_report[4300], result_path[4200], env_result[4300];
     char report_path[4200], trace_path[4300];
     snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(result_path, sizeof result_path, "%s/result", dir);
+    snprintf(env_result, sizeof env_result, "FTFUZZ_RESULT=%s", result_path);
+    unlink(result_path);
     snprintf(report_path, sizeof report_path, "%s/report", dir);
     snprintf(trace_path, sizeof trace_path, "%s/report.trace", dir);
     snprintf(env_report, sizeof env_report, "FTFUZZ_REPORT=%s", report_path);
@@ -1035,33 +971,48 @@ run_once(const char *target, const char *input, const char *dir,
     char env_watch[64];
     snprintf(env_watch, sizeof env_watch, "FTFUZZ_WATCH=%s",
              watch ? watch : "");
-    const char *env[] = {"FTFUZZ_PRINT_HASH=1",
+    const char *env[] = {"FTFUZZ_PRINT_HASH=1", env_result,
                          report_mode ? env_report : NULL,
                          report_mode && watch ? env_watch : NULL, NULL};
     char *argv[] = {(char *)target, (char *)input, NULL};
     struct run_result rr;
     if (run_program(argv, env, log, NULL, &rr) != 0)
         return -1;
-    char *text = slurp(log, NULL);
-    if (!text)
-        return -1;
     memset(r, 0, sizeof *r);
     for (unsigned t = 0; t < PROG_MAX_THREADS; t++)
         r->sched_id[t] = -1;
-    classify(text, r);
-    read_hash(text, r);
-    if (strcmp(r->verdict, "passed")) {
-        size_t len;
-        const char *d = ftfuzz_diagnosis_text(text, &len);
-        ftfuzz_diagnosis_kind(text, r->diagnosis, sizeof r->diagnosis);
-        if (d)
-            r->diagnosis_text = strndup(d, len);
-    }
-    free(text);
     if (rr.exited && rr.status == 127) {
         fprintf(stderr, "ftfuzz replay: cannot run %s\n", target);
         return -1;
     }
+    static struct ftfuzz_result rec;
+    char err[512];
+    int rc = ftfuzz_result_read(result_path, &rec, err, sizeof err);
+    if (rc != 0) {
+        /* the target died outside an execution (libFuzzer's own error,
+         * FTFUZZ_NO_FORK): only its exit is known */
+        fprintf(stderr, "ftfuzz replay: %s gave no result record%s%s; its "
+                        "output is in %s\n", target, rc < 0 ? ": " : "",
+                rc < 0 ? err : "", log);
+        rec = (struct ftfuzz_result){
+            .verdict = rr.signal ? FTFUZZ_VERDICT_CRASH
+                       : rr.exited && rr.status == 0 ? FTFUZZ_VERDICT_PASSED
+                                                     : FTFUZZ_VERDICT_EXIT,
+            .signal = rr.signal,
+        };
+    }
+    snprintf(r->verdict, sizeof r->verdict, "%s",
+             ftfuzz_verdict_text(rec.verdict));
+    r->signal = rec.signal;
+    r->have_hash = rec.have_hash;
+    r->hash = rec.hash;
+    r->steps = rec.steps;
+    r->switches = rec.switches;
+    snprintf(r->diagnosis, sizeof r->diagnosis, "%s", rec.diagnosis);
+    if (rec.diagnosis_text[0])
+        r->diagnosis_text = strdup(rec.diagnosis_text);
+    if (rec.finding[0])
+        r->finding = strdup(rec.finding);
     read_report_file(report_path, r);
     read_trace_file(trace_path, r);
     if (!r->have_hash && r->nthreads == 0)
@@ -1264,11 +1215,7 @@ print_report(const char *input, const char *target, struct report *r,
     if (r->finding) {
         printf("\n== finding ==\n%s", r->finding);
     }
-    int crashed = !strcmp(r->verdict, "crash")
-                  || !strcmp(r->verdict, "assertion")
-                  || !strcmp(r->verdict, "fatal-error")
-                  || !strcmp(r->verdict, "sanitizer")
-                  || !strcmp(r->verdict, "exit");
+    int crashed = verdict_died(r->verdict) || !strcmp(r->verdict, "exit");
     if (r->diagnosis_text && crashed) {
         printf("\n== CPython's diagnosis ==\n%s", r->diagnosis_text);
         size_t len = strlen(r->diagnosis_text);
@@ -1358,12 +1305,9 @@ say_if_not_reproduced(const char *input, const struct report *r)
     if (!want[0] || !strcmp(want, "passed"))
         return;
     int segv = strstr(line, "(SIGSEGV") != NULL;
-    static const char *const deaths[] = {"crash", "assertion",
-                                         "fatal-error", "sanitizer"};
     int ok = !strcmp(r->verdict, want);
     if (!strcmp(want, "crash"))
-        for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
-            ok |= !strcmp(r->verdict, deaths[i]);
+        ok |= verdict_died(r->verdict);
     if (segv)
         ok = ok && r->signal == 11;
     if (ok)

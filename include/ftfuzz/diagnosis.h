@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftfuzz/sched.h"
+
 /* The line of text that starts at p, copied to out (at most n - 1 bytes). */
 static inline void
 ftfuzz_diag_line(const char *p, char *out, size_t n)
@@ -195,6 +197,30 @@ ftfuzz_diagnosis_text(const char *log, size_t *len)
         end++;
     *len = end ? (size_t)(end - first) : strlen(first);
     return first;
+}
+
+/*
+ * The verdict of an execution that died (signal sig, or 0: it exited
+ * non-zero) without a finding of ftfuzz's own (verdicts.def): a
+ * sanitizer's report, CPython's fatal error or failed assertion, else a
+ * crash (a signal) or an exit.  The first match wins: a fatal error's
+ * text may quote an assertion, not the other way round.
+ */
+static inline int
+ftfuzz_diagnosis_verdict(const char *log, int sig)
+{
+    static const struct { const char *text; int verdict; } said[] = {
+        {"ERROR: AddressSanitizer", FTFUZZ_VERDICT_SANITIZER},
+        {"ERROR: UndefinedBehaviorSanitizer", FTFUZZ_VERDICT_SANITIZER},
+        {"ERROR: LeakSanitizer", FTFUZZ_VERDICT_SANITIZER},
+        {"Fatal Python error", FTFUZZ_VERDICT_FATAL_ERROR},
+        {"Assertion `", FTFUZZ_VERDICT_ASSERTION},
+        {"Assertion failed", FTFUZZ_VERDICT_ASSERTION},
+    };
+    for (size_t i = 0; log && i < sizeof said / sizeof said[0]; i++)
+        if (strstr(log, said[i].text))
+            return said[i].verdict;
+    return sig ? FTFUZZ_VERDICT_CRASH : FTFUZZ_VERDICT_EXIT;
 }
 
 #endif /* FTFUZZ_DIAGNOSIS_H */

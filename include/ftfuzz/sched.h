@@ -234,24 +234,16 @@ FTFUZZ_EXPORT ftfuzz_strategy *ftfuzz_strategy_parse(const char *spec,
                                                       char *err,
                                                       size_t errsize);
 
-/* Verdicts of a session. */
+/* Verdicts of a session and of an execution (include/ftfuzz/verdicts.def):
+ * FTFUZZ_VERDICT_PASSED, _DEADLOCK, ... */
 enum ftfuzz_verdict {
-    /* every thread finished */
-    FTFUZZ_VERDICT_PASSED = 0,
-    /* every managed thread blocked and no timeout can fire */
-    FTFUZZ_VERDICT_DEADLOCK,
-    /* the step cap was reached */
-    FTFUZZ_VERDICT_LIVELOCK,
-    /* the running thread reached no point for the watchdog's period */
-    FTFUZZ_VERDICT_HANG,
-    /* replay: the execution left the recorded trace */
-    FTFUZZ_VERDICT_DIVERGED,
-    /* the program crashed (signal) */
-    FTFUZZ_VERDICT_CRASH,
-    /* the program exited non-zero */
-    FTFUZZ_VERDICT_EXIT,
+#define FTFUZZ_VERDICT_ROW(NAME, name, class, help) FTFUZZ_VERDICT_##NAME,
+#include "ftfuzz/verdicts.def"
+#undef FTFUZZ_VERDICT_ROW
+    FTFUZZ_VERDICT_COUNT
 };
 
+/* The verdict's name ("passed", "deadlock", ...), "unknown" out of range. */
 FTFUZZ_EXPORT const char *ftfuzz_verdict_name(int verdict);
 
 typedef struct ftfuzz_sched_result {

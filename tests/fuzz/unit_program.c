@@ -18,14 +18,21 @@
  *   schedonly N           of N mutations of one program, how many change
  *                         its schedule only, and how many draw a new
  *                         random, pct@mark or pctlog@mark schedule
+ *   result-format V SIG STATUS HASH DIAG  a result record (ftfuzz/result.h)
+ *                         with stdin as its finding -> stdout
+ *   result-parse          stdin, a result record -> its fields as JSON
+ *   diagnosis-verdict SIG stdin, an execution's output -> the verdict of
+ *                         its death (ftfuzz/diagnosis.h)
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ftfuzz/schedule_bytes.h"
+#include "ftfuzz/diagnosis.h"
 #include "ftfuzz/program.h"
+#include "ftfuzz/result.h"
+#include "ftfuzz/schedule_bytes.h"
 #include "mutator.h"
 
 #define CHECK(cond) \
@@ -745,6 +752,85 @@ cmd_schedonly(int n)
     return 0;
 }
 
+/* --- the result record ------------------------------------------------- */
+
+static struct ftfuzz_result rec;
+static char text[8 * FTFUZZ_RESULT_TEXT];
+
+static void
+json_string(const char *key, const char *s, const char *sep)
+{
+    printf("\"%s\": \"", key);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    printf("\"%s", sep);
+}
+
+static int
+cmd_result_format(char **argv)
+{
+    memset(&rec, 0, sizeof rec);
+    rec.verdict = ftfuzz_verdict_from_name(argv[2]);
+    CHECK(rec.verdict >= 0);
+    rec.signal = atoi(argv[3]);
+    rec.status = atoi(argv[4]);
+    rec.have_hash = strcmp(argv[5], "-") != 0;
+    rec.hash = strtoull(argv[5], NULL, 16);
+    rec.steps = 1234;
+    rec.switches = 56;
+    snprintf(rec.diagnosis, sizeof rec.diagnosis, "%s", argv[6]);
+    size_t n = read_all(stdin, (uint8_t *)rec.finding,
+                        sizeof rec.finding - 1);
+    rec.finding[n] = 0;
+    size_t len = ftfuzz_result_format(&rec, text, sizeof text);
+    CHECK(len < sizeof text && text[len] == 0);
+    fwrite(text, 1, len, stdout);
+    return 0;
+}
+
+static int
+cmd_result_parse(void)
+{
+    size_t n = read_all(stdin, (uint8_t *)text, sizeof text - 1);
+    text[n] = 0;
+    char err[256] = "";
+    int rc = ftfuzz_result_parse(text, &rec, err, sizeof err);
+    printf("{\"rc\": %d, ", rc);
+    json_string("error", err, ", ");
+    if (rc == 0) {
+        printf("\"verdict\": \"%s\", \"died\": %d, \"signal\": %d, "
+               "\"status\": %d, \"have_hash\": %d, \"hash\": %llu, "
+               "\"steps\": %llu, \"switches\": %llu, ",
+               ftfuzz_verdict_text(rec.verdict),
+               ftfuzz_verdict_died(rec.verdict), rec.signal, rec.status,
+               rec.have_hash, rec.hash, rec.steps, rec.switches);
+        json_string("diagnosis", rec.diagnosis, ", ");
+        json_string("strategy", rec.strategy, ", ");
+        json_string("diagnosis_text", rec.diagnosis_text, ", ");
+        json_string("finding", rec.finding, "");
+    } else {
+        printf("\"verdict\": null");
+    }
+    printf("}\n");
+    return 0;
+}
+
+static int
+cmd_diagnosis_verdict(int sig)
+{
+    size_t n = read_all(stdin, (uint8_t *)text, sizeof text - 1);
+    text[n] = 0;
+    printf("{\"verdict\": \"%s\"}\n",
+           ftfuzz_verdict_text(ftfuzz_diagnosis_verdict(text, sig)));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -782,6 +868,12 @@ main(int argc, char **argv)
         return cmd_schedonly(n);
     if (!strcmp(cmd, "crossmix"))
         return cmd_crossmix(n);
+    if (!strcmp(cmd, "result-format") && argc == 7)
+        return cmd_result_format(argv);
+    if (!strcmp(cmd, "result-parse"))
+        return cmd_result_parse();
+    if (!strcmp(cmd, "diagnosis-verdict"))
+        return cmd_diagnosis_verdict(n);
     fprintf(stderr, "unknown command %s\n", cmd);
     return 2;
 }
