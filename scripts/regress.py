@@ -38,15 +38,16 @@ DEFAULT_CPYTHON = os.path.join(ROOT, "build", "cpython-fuzz")
 REGRESS_BUILD = os.path.join(ROOT, "build", "regress")
 
 # not fuzz_spec: it needs a user's spec, and no regression input has one
-def read_families(path):
-    """The families whose targets regression inputs may name: rows of
-    include/ftfuzz/families.def with regress 1."""
+def read_families(path, regress_only=True):
+    """The families of include/ftfuzz/families.def, in its order: those
+    whose targets regression inputs may name (regress 1), or all."""
     try:
         text = open(path).read()
     except OSError as e:
         sys.exit(f"ftfuzz regress: cannot read {path}: {e.strerror}")
     return tuple(m.group(1) for m in re.finditer(
-        r"^FTFUZZ_FAMILY_ROW\(\w+,\s*(\w+),\s*1,", text, re.M))
+        r"^FTFUZZ_FAMILY_ROW\(\w+,\s*(\w+),\s*([01]),", text, re.M)
+        if m.group(2) == "1" or not regress_only)
 
 
 FAMILIES = read_families(os.path.join(ROOT, "include", "ftfuzz",

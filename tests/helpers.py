@@ -53,6 +53,15 @@ def load_regress():
     return mod
 
 
+def families(regress_only=False):
+    """The families of include/ftfuzz/families.def (every row, or those
+    regression inputs may name), read by regress.py's own parser."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return load_regress().read_families(
+        os.path.join(root, "include", "ftfuzz", "families.def"),
+        regress_only)
+
+
 def died_verdicts():
     """The verdicts that killed the execution (class DIED of
     include/ftfuzz/verdicts.def), read by regress.py's own parser."""
