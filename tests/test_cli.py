@@ -4,7 +4,8 @@ import re
 import subprocess
 
 import pytest
-\nfrom helpers import families
+
+from helpers import families
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FTFUZZ = os.path.join(ROOT, "build", "bin", "ftfuzz")
