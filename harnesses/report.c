@@ -26,6 +26,7 @@
  *                                        from backtrace() in the handler
  *   watched ADDRESS N                    FTFUZZ_WATCH: N writes seen to the
  *                                        object's reference count fields
+ *   watch-failed ADDRESS REASON          or why none could be watched
  *   watch STEP SCHED_ID LOCAL SHARED MODULE+0xOFFSET...
  *                                        one of the last of them: the
  *                                        fields after the write, and the
@@ -134,6 +135,9 @@ report_op_end(int raised)
  * exact and addresses stable (no ASLR), so the object is at the same
  * address as in the first run; writes to that address before the object
  * was allocated are recorded too (the report shows the last ones).
+ * Some virtual machines accept breakpoint events that never fire (no
+ * debug registers): a probe write first tells, and the report says so
+ * rather than show an empty history.
  */
 #define WATCH_RING 64
 #define WATCH_FRAMES 10
@@ -145,6 +149,8 @@ report_op_end(int raised)
 static struct watch {
     uintptr_t addr;
     unsigned long long count;
+    char failed[200];          /* why nothing is watched, or "" */
+    volatile long probe;
     struct watch_hit {
         unsigned long long step;
         int sched_id;
@@ -195,6 +201,34 @@ watch_field(uintptr_t addr, int len)
                         PERF_FLAG_FD_CLOEXEC);
 }
 
+/* 1 when a write to *probe counts on a breakpoint event; 0 when it does
+ * not; -1 (errno set) when the event cannot be opened. */
+static int
+watch_fires(volatile long *probe)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_BREAKPOINT;
+    a.size = sizeof a;
+    a.bp_type = HW_BREAKPOINT_W;
+    a.bp_addr = (uintptr_t)probe;
+    a.bp_len = sizeof *probe;
+    a.sample_period = 1;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1,
+                          PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    *probe = 1;
+    *probe = 2;
+    long long n = 0;
+    if (read(fd, &n, sizeof n) != (ssize_t)sizeof n)
+        n = 0;
+    close(fd);
+    return n > 0;
+}
+
 void
 report_watch_start(void)
 {
@@ -208,6 +242,16 @@ report_watch_start(void)
         return;
     }
     watch->addr = addr;
+    int fires = watch_fires(&watch->probe);
+    if (fires <= 0) {
+        snprintf(watch->failed, sizeof watch->failed, "%s%s",
+                 fires < 0 ? "perf_event_open: " : "hardware watchpoints "
+                 "do not fire on this machine (a virtual machine without "
+                 "debug registers?)", fires < 0 ? strerror(errno) : "");
+        dprintf(2, "==ftfuzz== cannot watch 0x%lx: %s\n",
+                (unsigned long)addr, watch->failed);
+        return;
+    }
     /* backtrace() loads its unwinder on first use: not inside the run */
     void *warm[2];
     backtrace(warm, 2);
@@ -219,10 +263,10 @@ report_watch_start(void)
     sigaction(SIGTRAP, &sa, NULL);
     if (watch_field(addr + offsetof(PyObject, ob_ref_local), 4) < 0
         || watch_field(addr + offsetof(PyObject, ob_ref_shared), 8) < 0) {
-        dprintf(2, "==ftfuzz== cannot watch 0x%lx: perf_event_open: %s\n",
-                (unsigned long)addr, strerror(errno));
-        munmap(watch, sizeof *watch);
-        watch = NULL;
+        snprintf(watch->failed, sizeof watch->failed, "perf_event_open: %s",
+                 strerror(errno));
+        dprintf(2, "==ftfuzz== cannot watch 0x%lx: %s\n",
+                (unsigned long)addr, watch->failed);
     }
 }
 
@@ -244,6 +288,11 @@ write_watch(int fd)
 {
     if (!watch)
         return;
+    if (watch->failed[0]) {
+        dprintf(fd, "watch-failed 0x%lx %s\n", (unsigned long)watch->addr,
+                watch->failed);
+        return;
+    }
     dprintf(fd, "watched 0x%lx %llu\n", (unsigned long)watch->addr,
             watch->count);
     unsigned long long first = watch->count > WATCH_RING

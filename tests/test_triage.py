@@ -4,6 +4,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from helpers import died_verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +49,11 @@ def test_replay_shows_the_refcount_history_up_to_below_zero(tmp_path):
                regression("set_iter_exhausted"))
     assert r.returncode == 0, r.stderr
     assert "did not replay the same execution" not in r.stderr
+    unwatched = re.search(r"^== reference count of the object at 0x[0-9a-f]+ "
+                          r"\(set\): not watched: (.*) ==$", r.stdout, re.M)
+    if unwatched and "do not fire on this machine" in unwatched.group(1):
+        # the harness's probe write counted nothing: the report says so
+        pytest.skip("no history to check: " + unwatched.group(1))
     head = re.search(r"^== reference count of the object at (0x[0-9a-f]+) "
                      r"\(set\): (\d+) writes seen, up to the one that took "
                      r"it below zero ==$", r.stdout, re.M)

@@ -87,6 +87,7 @@ struct report {
     /* FTFUZZ_WATCH's run: the diagnosed object's refcount writes */
     unsigned long watched_addr;
     unsigned long long watched_count;
+    char watch_failed[200];            /* why nothing was watched */
     struct watch_entry {
         unsigned long long step;
         int sched_id;
@@ -199,6 +200,10 @@ read_report_file(const char *path, struct report *r)
             parse_location(line + 6, &r->frames[r->nframes++]);
         } else if (sscanf(line, "watched %lx %llu", &r->watched_addr,
                           &r->watched_count) == 2) {
+        } else if (sscanf(line, "watch-failed %lx %n", &r->watched_addr,
+                          &n) == 1) {
+            snprintf(r->watch_failed, sizeof r->watch_failed, "%s",
+                     line + n);
         } else if (!strncmp(line, "watch ", 6) && r->nwatch < WATCH_MAX) {
             if (!r->watch && !(r->watch = calloc(WATCH_MAX, sizeof *r->watch)))
                 continue;
@@ -1115,6 +1120,11 @@ print_watch(const struct report *r)
     else if (of)
         snprintf(type, sizeof type, " (%.*s)", (int)strcspn(of + 4, " "),
                  of + 4);
+    if (r->watch_failed[0]) {
+        printf("\n== reference count of the object at 0x%lx%s: not watched: "
+               "%s ==\n", r->watched_addr, type, r->watch_failed);
+        return;
+    }
     unsigned from, to;
     watch_range(r, &from, &to);
     printf("\n== reference count of the object at 0x%lx%s: %llu writes "
@@ -1430,6 +1440,8 @@ replay_input(int argc, char **argv, int first)
                     r->nwatch = w->nwatch;
                     r->watched_addr = w->watched_addr;
                     r->watched_count = w->watched_count;
+                    memcpy(r->watch_failed, w->watch_failed,
+                           sizeof r->watch_failed);
                     w->watch = NULL;
                     struct location *wl[WATCH_MAX * WATCH_FRAMES];
                     size_t nwl = 0;
