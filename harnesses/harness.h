@@ -97,6 +97,8 @@ struct harness_kind {
                             size_t size_buf);
     /* The object's state as text, which the oracle compares. */
     void (*state)(PyObject *obj, int kind, char *out, size_t size);
+    /* The object's Python type name, e.g. "list_iterator", for reports. */
+    const char *(*type_name)(int kind);
 };
 
 extern const struct harness_kind ops_builtin_kind;

@@ -605,6 +605,23 @@ ops_state(PyObject *obj, int kind, char *out, size_t size)
         harness_repr(obj, out, size);
 }
 
+static const char *
+ops_type_name(int kind)
+{
+    static const char *const names[PROG_KIND_COUNT] = {
+        [PROG_LIST] = "list", [PROG_DICT] = "dict", [PROG_SET] = "set",
+        [PROG_BYTEARRAY] = "bytearray", [PROG_DEQUE] = "deque",
+        [PROG_ITER_LIST] = "list_iterator",
+        [PROG_ITER_DICT] = "dict_iterator",
+        [PROG_ITER_SET] = "set_iterator", [PROG_ITER_STR] = "str_iterator",
+        [PROG_ITER_BYTES] = "bytes_iterator",
+        [PROG_ITER_RANGE] = "range_iterator",
+        [PROG_ITER_GENERIC_ALIAS] = "generic_alias_iterator",
+    };
+    return kind >= 0 && kind < PROG_KIND_COUNT && names[kind] ? names[kind]
+                                                              : "?";
+}
+
 const struct harness_kind ops_builtin_kind = {
     .make = ops_make_object,
     .exec = ops_exec,
@@ -613,6 +630,7 @@ const struct harness_kind ops_builtin_kind = {
     .describe = ops_describe,
     .describe_object = ops_describe_object,
     .state = ops_state,
+    .type_name = ops_type_name,
 };
 
 /* --- a program's objects ------------------------------------------------------ */

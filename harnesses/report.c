@@ -307,16 +307,6 @@ write_watch(int fd)
     }
 }
 
-static const char *const kind_names[] = {
-    [PROG_LIST] = "list", [PROG_DICT] = "dict", [PROG_SET] = "set",
-    [PROG_BYTEARRAY] = "bytearray", [PROG_DEQUE] = "deque",
-    [PROG_ITER_LIST] = "list_iterator", [PROG_ITER_DICT] = "dict_iterator",
-    [PROG_ITER_SET] = "set_iterator", [PROG_ITER_STR] = "str_iterator",
-    [PROG_ITER_BYTES] = "bytes_iterator",
-    [PROG_ITER_RANGE] = "range_iterator",
-    [PROG_ITER_GENERIC_ALIAS] = "generic_alias_iterator",
-};
-
 void
 report_write(const prog_program *p, const int *kinds, const int *sources,
              int sig, void *const *frames, int nframes)
@@ -341,9 +331,8 @@ report_write(const prog_program *p, const int *kinds, const int *sources,
                                                 sources[i], text,
                             sizeof text);
         dprintf(fd, "object %u %s %d %s\n", i,
-                kinds[i] >= PROG_KIND_COUNT ? spec_type_name(kinds[i])
-                                            : kind_names[kinds[i]],
-                sources[i], text);
+                harness_kind(kinds[i])->type_name(kinds[i]), sources[i],
+                text);
     }
     for (uint32_t t = 0; t < p->nthreads; t++)
         dprintf(fd, "thread %u %d %u\n", t, thread_ids[t] - 1,

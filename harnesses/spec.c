@@ -581,6 +581,7 @@ const struct harness_kind spec_kind = {
     .describe = spec_describe,
     .describe_object = spec_describe_object,
     .state = spec_state_text,
+    .type_name = spec_type_name,
 };
 
 /* --- seeds ------------------------------------------------------------------ */
