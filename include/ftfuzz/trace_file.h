@@ -4,7 +4,7 @@
  * by the replay strategy, `ftfuzz replay` and its report, and the
  * minimizer.  Header-only: the scheduler runtime, the fuzz targets and the
  * CLI share no library.  It allocates nothing (the runtime keeps off the
- * program's heap) and uses only snprintf from libc.
+ * program's heap): of libc it calls vsnprintf and string functions.
  *
  * Format (text, one record per line, each ending in a newline):
  *
