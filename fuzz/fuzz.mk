@@ -84,7 +84,7 @@ $(PROG_TEST_DIR)/mutator_fuzz: tests/fuzz/mutator_fuzz.c $(PROG_TEST_HDRS) $(PRO
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) -fsanitize=fuzzer $(PROG_SANITIZE) $< -o $@ \
 		$(PROG_ASAN_OBJS) $(PROG_ASAN_DIR)/libfuzzer_glue.o $(PROG_LDLIBS)
 
-$(PROG_TEST_DIR)/prog_edit: tests/fuzz/prog_edit.c $(PROG_TEST_HDRS) $(PROG_LIB)
+$(PROG_TEST_DIR)/prog_edit: tests/fuzz/prog_edit.c $(PROG_TEST_HDRS) include/ftfuzz/trace_file.h $(PROG_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) $< -o $@ $(PROG_LIB) $(PROG_LDLIBS)
 

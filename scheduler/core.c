@@ -299,11 +299,11 @@ sched_decide(struct sched_thread *self, int kind, const void *site)
             sched.vtime_jump += to->deadline - now;
         to->timed_out = 1;
         to->state = SCHED_T_RUNNABLE;
-        flags |= SCHED_SWITCH_TIMEOUT;
+        flags |= FTFUZZ_TRACE_TIMEOUT;
     }
     if (self_can)
-        flags |= SCHED_SWITCH_PREEMPT;
-    flags |= (int)(pick & SCHED_SWITCH_PICK_MASK) << SCHED_SWITCH_PICK_SHIFT;
+        flags |= FTFUZZ_TRACE_PREEMPT;
+    flags |= (int)(pick & FTFUZZ_TRACE_PICK_MASK) << FTFUZZ_TRACE_PICK_SHIFT;
     sched.switches++;
     sched_trace_record(self, ftfuzz_sched_step, to->id, kind, flags, site,
                        sched.trace_callers);

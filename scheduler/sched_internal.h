@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ftfuzz/sched.h"
+#include "ftfuzz/trace_file.h"
 
 /* Entry points of the real libc functions (the linker's --wrap), and the
  * models, exported so that shared objects linked with the same --wrap
@@ -86,7 +87,7 @@ struct sched_switch {
     uint16_t from;
     uint16_t to;
     uint8_t kind;
-    uint32_t flags;            /* SCHED_SWITCH_* */
+    uint32_t flags;            /* FTFUZZ_TRACE_* */
     const void *site;          /* call site of the point in `from` */
     uint32_t region;           /* `from`'s region and its point there: */
     uint64_t region_point;     /* the switch as an anchor (ftfuzz_anchor) */
@@ -94,21 +95,14 @@ struct sched_switch {
     const void *callers[FTFUZZ_TRACE_CALLERS];  /* with trace_callers */
 };
 
-/* The chosen thread was a timed waiter: its wait timed out. */
-#define SCHED_SWITCH_TIMEOUT 1
-/* The switching thread could have gone on: a preemption.  This bit and the
- * pick below describe the decision for tools (ftfuzz minimize rewrites a
- * schedule as `bytes` preemptions from them); the hash leaves them out. */
-#define SCHED_SWITCH_PREEMPT 2
-/* Bits 8-23: the index of the chosen thread among the candidates. */
-#define SCHED_SWITCH_PICK_SHIFT 8
-#define SCHED_SWITCH_PICK_MASK 0xffffu
+/* A switch's flags are the trace file's: FTFUZZ_TRACE_TIMEOUT,
+ * FTFUZZ_TRACE_PREEMPT and the pick (include/ftfuzz/trace_file.h). */
 
 /* Thread ids and candidate indexes must fit where they are packed: the
  * switch record's from/to, the hash word (16 bits each), the pick. */
 _Static_assert(FTFUZZ_SCHED_MAX_THREADS <= 1 << 16,
                "thread ids fit struct sched_switch's uint16_t from/to");
-_Static_assert(FTFUZZ_SCHED_MAX_THREADS <= SCHED_SWITCH_PICK_MASK + 1,
+_Static_assert(FTFUZZ_SCHED_MAX_THREADS <= FTFUZZ_TRACE_PICK_MASK + 1,
                "a candidate index fits the pick bits of the flags");
 _Static_assert(FTFUZZ_POINT_KIND_COUNT <= 256,
                "point kinds fit struct sched_switch's uint8_t kind");

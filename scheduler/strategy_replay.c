@@ -82,7 +82,7 @@ replay_choose(ftfuzz_strategy *s, const ftfuzz_decision *d, uint64_t *next)
             if (d->candidates[i] != e->to)
                 continue;
             int timed = i >= d->nrunnable;
-            if (timed != !!(e->flags & SCHED_SWITCH_TIMEOUT))
+            if (timed != !!(e->flags & FTFUZZ_TRACE_TIMEOUT))
                 return replay_diverge(r, "the trace %s T%u's wait time "
                                          "out here",
                                       timed ? "does not let" : "lets",
@@ -163,56 +163,40 @@ ftfuzz_strategy_replay(const char *path, char *err, size_t errsize)
         .destroy = replay_destroy,
     };
     snprintf(r->path, sizeof r->path, "%s", path);
-    size_t cap = 0, lineno = 0;
-    int version = 0, have_steps = 0;
-    char *end = text + strlen(text);
-    for (char *line = text, *next; line < end; line = next) {
-        next = line + strcspn(line, "\n");
-        if (*next)
-            *next++ = 0;
-        lineno++;
-        unsigned long long step, steps;
-        unsigned from, to, flags;
-        char kind[64];
-        if (lineno == 1) {
-            if (sscanf(line, "ftfuzz-trace %d", &version) != 1
-                || version != 1) {
-                snprintf(err, errsize, "%s is not an ftfuzz trace (version 1 "
-                         "expected on line 1)", path);
-                goto fail;
-            }
-        } else if (sscanf(line, "steps %llu", &steps) == 1) {
-            r->steps = steps;
-            have_steps = 1;
-        } else if (!strncmp(line, "switch ", 7)) {
-            if (sscanf(line, "switch %llu %u %u %63s %u", &step, &from, &to,
-                       kind, &flags) != 5
-                || kind_by_name(kind) < 0 || from >= FTFUZZ_SCHED_MAX_THREADS
-                || to >= FTFUZZ_SCHED_MAX_THREADS
-                || (r->n && step < r->e[r->n - 1].step)) {
-                snprintf(err, errsize, "%s:%zu: malformed switch record",
-                         path, lineno);
-                goto fail;
-            }
-            if (r->n == cap) {
-                cap = cap ? cap * 2 : 256;
-                r->e = sched_mem_realloc(r->e, cap * sizeof *r->e);
-            }
-            r->e[r->n++] = (struct replay_entry){
-                .step = step, .from = from, .to = to,
-                .kind = kind_by_name(kind), .flags = (int)flags,
-            };
+    size_t cap = 0;
+    struct ftfuzz_trace_reader rd;
+    struct ftfuzz_trace_record rec;
+    ftfuzz_trace_reader_init(&rd, path);
+    for (char *pos = text; *pos;) {
+        int got = ftfuzz_trace_read(&rd, &pos, &rec);
+        if (got < 0)
+            goto fail;
+        if (got && rec.tag == FTFUZZ_TRACE_STEPS)
+            r->steps = rec.steps;
+        if (!got || rec.tag != FTFUZZ_TRACE_SWITCH)
+            continue;
+        int kind = kind_by_name(rec.sw.kind);
+        if (kind < 0) {
+            snprintf(rd.err, sizeof rd.err, "%s:%lu: malformed switch "
+                     "record (no point kind '%s')", path, rd.lineno,
+                     rec.sw.kind);
+            goto fail;
         }
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            r->e = sched_mem_realloc(r->e, cap * sizeof *r->e);
+        }
+        r->e[r->n++] = (struct replay_entry){
+            .step = rec.sw.step, .from = rec.sw.from, .to = rec.sw.to,
+            .kind = kind, .flags = (int)rec.sw.flags,
+        };
     }
+    if (ftfuzz_trace_read_end(&rd) < 0)
+        goto fail;
     sched_mem_free(text);
-    if (!version || !have_steps) {
-        snprintf(err, errsize, "%s: truncated trace (no %s line)", path,
-                 version ? "steps" : "header");
-        replay_destroy(&r->base);
-        return NULL;
-    }
     return &r->base;
 fail:
+    snprintf(err, errsize, "%s", rd.err);
     sched_mem_free(text);
     replay_destroy(&r->base);
     return NULL;

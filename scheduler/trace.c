@@ -7,16 +7,8 @@
  * depend on where the program was loaded.  Two runs with the same hash took
  * the same switches at the same points and ran equally long.
  *
- * File format (text, one record per line, see docs/scheduler.md):
- *   ftfuzz-trace 1
- *   strategy pct:3:k=20000:seed=7
- *   steps 1234
- *   hash 0x0123456789abcdef
- *   switch STEP FROM TO KIND FLAGS SITE [CALLER ...]
- *   anchor FROM REGION POINT TO
- * (anchor: the switch just above as an ftfuzz_anchor, the POINT-th point
- * of FROM in its REGION, see ftfuzz_sched_region; CALLER: the switching thread's stack, innermost first, scheduler frames
- * included, when the session was opened with trace_callers.)
+ * The trace file's format is include/ftfuzz/trace_file.h's, the one codec
+ * (docs/scheduler.md describes the fields).
  */
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -48,7 +40,7 @@ sched_trace_record(const struct sched_thread *self, uint64_t step,
     trace_hash = sched_mix64(trace_hash ^ step);
     uint64_t what = (uint64_t)from | (uint64_t)to << 16
                     | (uint64_t)kind << 32
-                    | (uint64_t)(flags & SCHED_SWITCH_TIMEOUT) << 40;
+                    | (uint64_t)(flags & FTFUZZ_TRACE_TIMEOUT) << 40;
     trace_hash = sched_mix64(trace_hash ^ what);
     if (trace_len == trace_cap) {
         size_t cap = trace_cap ? trace_cap * 2 : 1024;
@@ -86,20 +78,32 @@ sched_trace_at(size_t i)
     return i < trace_len ? &trace[i] : NULL;
 }
 
-/* Appends " MODULE+0xOFFSET" for a code address. */
-static void
-trace_append_site(char **buf, size_t *len, size_t *cap, const void *pc)
+/* A code address as MODULE+0xOFFSET. */
+static struct ftfuzz_trace_site
+trace_site(const void *pc)
 {
     Dl_info info;
-    const char *module = "?";
-    uintptr_t off = (uintptr_t)pc;
+    struct ftfuzz_trace_site s = {"?", (unsigned long)(uintptr_t)pc};
     if (pc && dladdr(pc, &info) && info.dli_fname) {
-        module = info.dli_fname;
-        off -= (uintptr_t)info.dli_fbase;
+        s.module = info.dli_fname;
+        s.offset -= (unsigned long)(uintptr_t)info.dli_fbase;
     }
-    sched_report_append(buf, len, cap, " %s+0x%lx", module,
-                        (unsigned long)off);
+    return s;
 }
+
+/* Appends what the codec's writer `fn` makes of *rec, growing the buffer
+ * until it fits. */
+#define TRACE_APPEND(fn, rec)                                               \
+    for (;;) {                                                              \
+        size_t room_ = cap - len;                                           \
+        size_t n_ = fn(buf ? buf + len : NULL, room_, rec);                 \
+        if (n_ < room_) {                                                   \
+            len += n_;                                                      \
+            break;                                                          \
+        }                                                                   \
+        cap = (cap ? cap * 2 : 4096) + n_;                                  \
+        buf = sched_mem_realloc(buf, cap);                                  \
+    }
 
 /* Built in the runtime's memory and written with write(2): this runs in
  * crash handlers too, where the program's heap may be broken. */
@@ -108,24 +112,28 @@ ftfuzz_sched_write_trace(const char *path)
 {
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    sched_report_append(&buf, &len, &cap,
-                        "ftfuzz-trace 1\nstrategy %s\nsteps %llu\n"
-                        "hash 0x%016llx\n",
-                        sched.strategy_text,
-                        (unsigned long long)ftfuzz_sched_step,
-                        (unsigned long long)sched_trace_final_hash());
+    struct ftfuzz_trace_header h = {
+        .strategy = sched.strategy_text,
+        .steps = ftfuzz_sched_step,
+        .hash = sched_trace_final_hash(),
+    };
+    TRACE_APPEND(ftfuzz_trace_write_header, &h);
     for (size_t i = 0; i < trace_len; i++) {
         const struct sched_switch *sw = &trace[i];
-        sched_report_append(&buf, &len, &cap, "switch %llu %u %u %s %u",
-                            (unsigned long long)sw->step, sw->from, sw->to,
-                            ftfuzz_point_kind_name(sw->kind), sw->flags);
-        trace_append_site(&buf, &len, &cap, sw->site);
+        struct ftfuzz_trace_switch line = {
+            .step = sw->step, .from = sw->from, .to = sw->to,
+            .kind = ftfuzz_point_kind_name(sw->kind), .flags = sw->flags,
+            .site = trace_site(sw->site), .ncallers = sw->ncallers,
+        };
         for (unsigned k = 0; k < sw->ncallers; k++)
-            trace_append_site(&buf, &len, &cap, sw->callers[k]);
+            line.callers[k] = trace_site(sw->callers[k]);
+        TRACE_APPEND(ftfuzz_trace_write_switch, &line);
         /* the same switch named by where it is in `from`'s program */
-        sched_report_append(&buf, &len, &cap, "\nanchor %u %u %llu %u\n",
-                            sw->from, sw->region,
-                            (unsigned long long)sw->region_point, sw->to);
+        struct ftfuzz_trace_anchor a = {
+            .from = sw->from, .region = sw->region,
+            .point = sw->region_point, .to = sw->to,
+        };
+        TRACE_APPEND(ftfuzz_trace_write_anchor, &a);
     }
     int rc = sched_write_file(path, buf, len);
     sched_mem_free(buf);
@@ -164,7 +172,7 @@ ftfuzz_sched_interleaving(uint8_t *counters, size_t n, unsigned features)
         if (!(features & (FTFUZZ_IL_SITES | FTFUZZ_IL_CHAINS)))
             break;
         if ((features & FTFUZZ_IL_PREEMPTIONS)
-            && !(sw->flags & SCHED_SWITCH_PREEMPT))
+            && !(sw->flags & FTFUZZ_TRACE_PREEMPT))
             continue;
         uint64_t pair = sched_site_pair(site, resumed);
         if (features & FTFUZZ_IL_SITES)

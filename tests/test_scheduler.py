@@ -259,6 +259,12 @@ def test_strategy_units():
     assert re.search(r"\d+ checks, 0 failed", r.stdout)
 
 
+def test_trace_file_codec_units():
+    r = run([prog("unit_trace_file")])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"\d+ checks, 0 failed", r.stdout)
+
+
 def test_the_runtime_and_programs_build_with_gcc(tmp_path):
     """gcc builds the runtime, and the hooks work with gcc's stdatomic."""
     build = tmp_path / "gcc-build"

@@ -27,6 +27,7 @@
 #include "ftfuzz/aslr.h"
 #include "ftfuzz/result.h"
 #include "ftfuzz/sched.h"
+#include "ftfuzz/trace_file.h"
 
 /* --- the command table ------------------------------------------------------ */
 
@@ -811,23 +812,24 @@ cmd_explore(int argc, char **argv)
 static int
 read_trace_header(const char *path, unsigned long long *hash)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    char *text = slurp(path, NULL);
+    if (!text) {
         fprintf(stderr, "ftfuzz replay: cannot open %s: %s\n", path,
                 strerror(errno));
         return -1;
     }
-    char line[512];
-    int version = 0, ok = 0;
-    if (fgets(line, sizeof line, f))
-        sscanf(line, "ftfuzz-trace %d", &version);
-    while (version == 1 && fgets(line, sizeof line, f))
-        if (sscanf(line, "hash %llx", hash) == 1)
-            ok = 1;
-    fclose(f);
-    if (version != 1 || !ok) {
-        fprintf(stderr, "ftfuzz replay: %s is not an ftfuzz trace "
-                        "(or was truncated)\n", path);
+    /* the whole file: a broken trace is refused before anything runs */
+    struct ftfuzz_trace_reader rd;
+    struct ftfuzz_trace_record rec;
+    ftfuzz_trace_reader_init(&rd, path);
+    int got = 0;
+    for (char *pos = text; *pos && got >= 0;)
+        if ((got = ftfuzz_trace_read(&rd, &pos, &rec)) > 0
+            && rec.tag == FTFUZZ_TRACE_HASH)
+            *hash = rec.hash;
+    free(text);
+    if (got < 0 || ftfuzz_trace_read_end(&rd) < 0) {
+        fprintf(stderr, "ftfuzz replay: %s\n", rd.err);
         return -1;
     }
     return 0;

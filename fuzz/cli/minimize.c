@@ -26,9 +26,7 @@
 #include "ftfuzz/program.h"
 #include "ftfuzz/result.h"
 #include "ftfuzz/schedule_bytes.h"
-
-/* The trace file's flag bit of a preemption (scheduler/sched_internal.h). */
-#define SWITCH_PREEMPT 2
+#include "ftfuzz/trace_file.h"
 
 /* Most anchors a schedule holds: 4 bytes each at least. */
 #define PROG_MAX_ANCHORS (PROG_MAX_SCHEDULE / 4)
@@ -256,11 +254,11 @@ anchors_of(const struct replay_outcome *o, int preemptions_only,
             continue;   /* a second switch at one point is not a choice */
         if (o->sw[i].point == 0 || o->sw[i].point > UINT32_MAX)
             continue;
-        if (preemptions_only && !(o->sw[i].flags & SWITCH_PREEMPT))
+        if (preemptions_only && !(o->sw[i].flags & FTFUZZ_TRACE_PREEMPT))
             continue;
         a[n++] = (prog_anchor){o->sw[i].from, o->sw[i].region,
                                (uint32_t)o->sw[i].point, o->sw[i].to,
-                               !(o->sw[i].flags & SWITCH_PREEMPT)};
+                               !(o->sw[i].flags & FTFUZZ_TRACE_PREEMPT)};
     }
     return n;
 }

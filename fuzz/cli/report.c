@@ -21,6 +21,7 @@
 #include "ftfuzz/program.h"
 #include "ftfuzz/result.h"
 #include "ftfuzz/symbolizer.h"
+#include "ftfuzz/trace_file.h"
 
 /* --- what one run gave ------------------------------------------------------- */
 
@@ -227,55 +228,59 @@ read_report_file(const char *path, struct report *r)
 static void
 read_trace_file(const char *path, struct report *r)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        if (!strncmp(line, "strategy ", 9)) {
-            snprintf(r->strategy, sizeof r->strategy, "%s", line + 9);
+    char *text = slurp(path, NULL);
+    if (!text)
+        return;   /* no session, no trace */
+    struct ftfuzz_trace_reader rd;
+    struct ftfuzz_trace_record rec;
+    ftfuzz_trace_reader_init(&rd, path);
+    int got = 0;
+    for (char *pos = text; *pos && got >= 0;) {
+        if ((got = ftfuzz_trace_read(&rd, &pos, &rec)) <= 0)
             continue;
-        }
-        unsigned afrom, aregion, ato;
-        unsigned long long apoint;
-        if (r->nsw && sscanf(line, "anchor %u %u %llu %u", &afrom, &aregion,
-                             &apoint, &ato) == 4) {
-            r->sw[r->nsw - 1].region = aregion;
-            r->sw[r->nsw - 1].point = apoint;
-            continue;
-        }
-        if (strncmp(line, "switch ", 7) || r->nsw >= MAX_SWITCHES)
-            continue;
-        if (r->nsw % 1024 == 0) {
-            struct report_switch *p =
-                realloc(r->sw, (r->nsw + 1024) * sizeof *p);
-            if (!p)
-                break;
-            r->sw = p;
-        }
-        struct report_switch *s = &r->sw[r->nsw];
-        memset(s, 0, sizeof *s);
-        char site[600];
-        int flags, n;
-        if (sscanf(line, "switch %llu %u %u %31s %d %599s%n", &s->step,
-                   &s->from, &s->to, s->kind, &flags, site, &n) == 6) {
-            s->timeout = flags & 1;
-            s->flags = (unsigned)flags;
-            parse_location(site, &s->stack[0]);
-            s->nstack = 1;
-            /* callers, when recorded, replace the site (it is among them) */
-            char *save = NULL;
-            unsigned k = 0;
-            for (char *c = strtok_r(line + n, " ", &save);
-                 c && k < MAX_CALLERS; c = strtok_r(NULL, " ", &save))
-                parse_location(c, &s->stack[k++]);
-            if (k)
-                s->nstack = k;
-            r->nsw++;
+        if (rec.tag == FTFUZZ_TRACE_STRATEGY) {
+            snprintf(r->strategy, sizeof r->strategy, "%s", rec.strategy);
+        } else if (rec.tag == FTFUZZ_TRACE_ANCHOR && r->nsw
+                   && r->nsw == rd.switches) {   /* its switch was kept */
+            r->sw[r->nsw - 1].region = rec.anchor.region;
+            r->sw[r->nsw - 1].point = rec.anchor.point;
+        } else if (rec.tag == FTFUZZ_TRACE_SWITCH && r->nsw < MAX_SWITCHES) {
+            if (r->nsw % 1024 == 0) {
+                struct report_switch *p =
+                    realloc(r->sw, (r->nsw + 1024) * sizeof *p);
+                if (!p) {
+                    free(text);
+                    return;
+                }
+                r->sw = p;
+            }
+            const struct ftfuzz_trace_switch *w = &rec.sw;
+            struct report_switch *s = &r->sw[r->nsw++];
+            *s = (struct report_switch){
+                .step = w->step, .from = w->from, .to = w->to,
+                .timeout = !!(w->flags & FTFUZZ_TRACE_TIMEOUT),
+                .flags = w->flags,
+            };
+            snprintf(s->kind, sizeof s->kind, "%s", w->kind);
+            /* callers, when recorded, replace the site (it is among
+             * them) */
+            const struct ftfuzz_trace_site *st = w->ncallers ? w->callers
+                                                             : &w->site;
+            s->nstack = w->ncallers ? w->ncallers : 1;
+            if (s->nstack > MAX_CALLERS)
+                s->nstack = MAX_CALLERS;
+            for (unsigned k = 0; k < s->nstack; k++) {
+                snprintf(s->stack[k].module, sizeof s->stack[k].module, "%s",
+                         st[k].module);
+                s->stack[k].offset = st[k].offset;
+            }
         }
     }
-    fclose(f);
+    /* the trace was written by the run just made: a broken one is worth
+     * a word, and the report shows what came before the break */
+    if (got < 0 || ftfuzz_trace_read_end(&rd) < 0)
+        fprintf(stderr, "ftfuzz replay: %s\n", rd.err);
+    free(text);
 }
 
 /* --- symbolization ----------------------------------------------------------- */

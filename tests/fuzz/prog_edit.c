@@ -29,6 +29,7 @@
 
 #include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
+#include "ftfuzz/trace_file.h"
 
 static int
 cmp_pre(const void *a, const void *b)
@@ -94,21 +95,35 @@ main(int argc, char **argv)
             };
         } else if (!strcmp(argv[i], "--explicit")) {
             FILE *t = fopen(v, "r");
-            char line[8192];
+            if (!t) {
+                fprintf(stderr, "prog_edit: cannot open %s\n", v);
+                return 2;
+            }
+            struct ftfuzz_trace_reader rd;
+            struct ftfuzz_trace_record rec;
+            ftfuzz_trace_reader_init(&rd, v);
+            char *line = NULL;
+            size_t cap = 0;
+            int got = 0;
             npre = 0;
-            while (t && fgets(line, sizeof line, t)) {
-                unsigned long long step;
-                unsigned from, to, flags;
-                if (sscanf(line, "switch %llu %u %u %*s %u", &step, &from,
-                           &to, &flags) == 4
+            while (got >= 0 && getline(&line, &cap, t) > 0) {
+                char *pos = line;
+                got = ftfuzz_trace_read(&rd, &pos, &rec);
+                if (got > 0 && rec.tag == FTFUZZ_TRACE_SWITCH
                     && npre < PROG_MAX_SCHEDULE
-                    && (npre == 0 || pre[npre - 1].step != step))
+                    && (npre == 0 || pre[npre - 1].step != rec.sw.step))
                     pre[npre++] = (prog_preemption){
-                        .step = step, .choice = (uint8_t)(flags >> 8),
+                        .step = rec.sw.step,
+                        .choice = (uint8_t)(rec.sw.flags
+                                            >> FTFUZZ_TRACE_PICK_SHIFT),
                     };
             }
-            if (t)
-                fclose(t);
+            free(line);
+            fclose(t);
+            if (got < 0 || ftfuzz_trace_read_end(&rd) < 0) {
+                fprintf(stderr, "prog_edit: %s\n", rd.err);
+                return 2;
+            }
             bytes = 1;
         } else if (!strcmp(argv[i], "--set-object")) {
             unsigned o, kind, size;

@@ -38,6 +38,13 @@ $(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c $(SCHED_LIB) $(
 
 TEST_PROGRAMS += $(SCHED_TEST_DIR)/unit_strategies
 
+# The trace file's codec alone (header-only), with the sanitizers.
+$(SCHED_TEST_DIR)/unit_trace_file: tests/sched/unit_trace_file.c include/ftfuzz/trace_file.h include/ftfuzz/sched.h
+	@mkdir -p $(@D)
+	$(CC) $(SCHED_TEST_CFLAGS) $(PROG_SANITIZE) -I$(ROOT)/include $< -o $@
+
+TEST_PROGRAMS += $(SCHED_TEST_DIR)/unit_trace_file
+
 # Runs a command with personality() refused, as Docker's default seccomp
 # profile does (the tests of the address-randomization warning).
 $(SCHED_TEST_DIR)/no_personality: tests/sched/no_personality.c
