@@ -1,7 +1,8 @@
 /*
- * Private to fuzz/cli/: what the ftfuzz command's files share.  ftfuzz.c
- * holds the command table, flag parsing and process helpers; report.c the
- * replay report of fuzz inputs; minimize.c input minimisation.
+ * Private to fuzz/cli/: what the ftfuzz command's files share.  main.c
+ * holds the command table and flag parsing; util.c the process, file and
+ * target helpers; report.c the replay report of fuzz inputs; one file per
+ * command (explore.c, replay.c, fuzz.c, ...).
  */
 #ifndef FTFUZZ_CLI_H
 #define FTFUZZ_CLI_H
@@ -53,10 +54,15 @@ int run_program(char **argv, const char *const *env, const char *log,
 pid_t spawn(char **argv, const char *const *env, int out_fd);
 int wait_program(pid_t pid, struct run_result *r);
 
+/* Did r fail (expect_exit: a passing run's exit status), and how. */
+int run_failed(const struct run_result *r, int expect_exit);
+const char *describe_failure(const struct run_result *r, int expect_exit,
+                             char *buf, size_t size);
+
 double now_s(void);
 int copy_file(const char *from, const char *to);
 void print_file(const char *path, FILE *to);
-/* path's contents, NUL-terminated (report.c); NULL when unreadable. */
+/* path's contents, NUL-terminated; NULL when unreadable. */
 char *slurp(const char *path, size_t *len);
 void disable_aslr(void);
 int make_dir(const char *dir);
