@@ -1,8 +1,8 @@
 /*
- * Private to fuzz/cli/: what the ftfuzz command's files share.  main.c
+ * Private to fuzz/cli/: what the ftfuzz command's files share.  flags.c
  * holds the command table and flag parsing; util.c the process, file and
  * target helpers; report.c the replay report of fuzz inputs; one file per
- * command (explore.c, replay.c, fuzz.c, ...).
+ * command (explore.c, replay.c, fuzz.c, ...) and main.c the dispatch.
  */
 #ifndef FTFUZZ_CLI_H
 #define FTFUZZ_CLI_H
@@ -24,10 +24,12 @@ const char *cli_self(void);
  * not built. */
 int cli_target_path(const char *cmd, const char *name, char *path, size_t n);
 
+/* The commands of commands.def (flags.c); main.c runs them. */
 struct cmd {
     const char *name, *args, *summary;
-    int (*run)(int argc, char **argv);
 };
+extern const struct cmd commands[];
+extern const size_t ncommands;
 
 const struct cmd *find_cmd(const char *name);
 void command_help(const struct cmd *c, FILE *f);
