@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
 
 /* Where this ftfuzz finds its fuzz targets and its data (corpus/,
@@ -111,10 +112,6 @@ struct replay_outcome {
     size_t nsw;
 };
 
-/* A finding rewritten as anchors when that replays it identically
- * (minimize.c): 1 written to out, 0 not, -1 the target did not run. */
-int anchor_finding(const char *target, const char *path, const char *out);
-
 /* Runs input alone in a fresh process (dir: a scratch directory). */
 int replay_run(const char *target, const char *input, const char *dir,
                int with_switches, struct replay_outcome *o);
@@ -137,6 +134,48 @@ struct replay_details {
 
 int replay_details(const char *target, const char *input, const char *dir,
                    struct replay_details *d);
+
+/* --- outcome.c: what minimize, reseed, anchor and search share ---------------- */
+
+/* Most anchors a schedule holds: 4 bytes each at least. */
+#define PROG_MAX_ANCHORS (PROG_MAX_SCHEDULE / 4)
+
+struct minimizer {
+    const char *target;
+    char dir[64];            /* scratch directory */
+    char cand[128];          /* candidate input path */
+    struct replay_outcome want;
+    unsigned runs;           /* executions so far */
+};
+
+int write_bytes(const char *path, const uint8_t *data, size_t size);
+/* Does p still give m's verdict?  (*out: the outcome, when asked.) */
+int still_fails(struct minimizer *m, const prog_program *p,
+                int with_switches, struct replay_outcome *out);
+const char *schedule_text(const prog_program *p, char *buf, size_t n);
+/* p's schedule as the anchors a[0..n); -1 when they do not fit. */
+int set_anchors(prog_program *p, const prog_anchor *a, size_t n);
+/* Drops the anchors the verdict does not need; how many. */
+unsigned drop_anchors(struct minimizer *m, prog_program *p);
+/* p's schedule as the anchors of its own execution: 2 the same
+ * execution, 1 the same verdict, 0 neither, -1 p lost the verdict. */
+int anchor_schedule(struct minimizer *m, prog_program *p);
+uint8_t *read_input(const char *path, size_t *size);
+/* The candidates c[0..n) in one target process; *failed: the first that
+ * died, or -1. */
+int run_batch(struct minimizer *m, const prog_program *c, size_t n,
+              int *failed);
+/* anchor's and search's set-up (flags, target, scratch directory, the
+ * decoded input; NULL after a message) and tear-down. */
+prog_program *open_input(const char *cmd, int argc, char **argv,
+                         struct minimizer *m, char *target, size_t ntarget,
+                         const char **input);
+void close_input(struct minimizer *m, prog_program *p);
+int write_program(const char *cmd, const char *out, const prog_program *p);
+
+/* A finding rewritten as anchors when that replays it identically
+ * (explore, fuzz): 1 written to out, 0 not, -1 the target did not run. */
+int anchor_finding(const char *target, const char *path, const char *out);
 
 /* `ftfuzz triage DIR` (triage.c), also the end of `ftfuzz fuzz`: prints
  * the bucket table, writes DIR/triage.tsv.  0, or -1 after a message. */
