@@ -177,8 +177,15 @@ int write_program(const char *cmd, const char *out, const prog_program *p);
  * (explore, fuzz): 1 written to out, 0 not, -1 the target did not run. */
 int anchor_finding(const char *target, const char *path, const char *out);
 
-/* `ftfuzz triage DIR` (triage.c), also the end of `ftfuzz fuzz`: prints
- * the bucket table, writes DIR/triage.tsv.  0, or -1 after a message. */
+/* --- buckets.c: triage's buckets ------------------------------------------- */
+
+/* `ftfuzz triage DIR`, also the end of `ftfuzz fuzz`: prints the bucket
+ * table, writes DIR/triage.tsv.  0, or -1 after a message. */
 int triage_dir(const char *dir, const char *target_name, int minimize);
+/* The fuzz target binary for name (fuzz_mixed ...), or -1. */
+int target_path(const char *name, char *path, size_t n);
+/* The regression corpus: triage's --regressions, else the data
+ * directory's. */
+void regressions_dir(char *dir, size_t n);
 
 #endif /* FTFUZZ_CLI_H */
