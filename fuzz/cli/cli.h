@@ -1,8 +1,8 @@
 /*
- * Private to fuzz/cli/: what the ftfuzz command's files share.  flags.c
- * holds the command table and flag parsing; util.c the process, file and
- * target helpers; report.c the replay report of fuzz inputs; one file per
- * command (explore.c, replay.c, fuzz.c, ...) and main.c the dispatch.
+ * Private to fuzz/cli/: what the ftfuzz command's files share, by module,
+ * the lowest first (docs/architecture.md, the CLI's layers): each file
+ * calls only the modules below its own.  One file per command (explore.c,
+ * replay.c, fuzz.c, ...) above these, and main.c's dispatch above them.
  */
 #ifndef FTFUZZ_CLI_H
 #define FTFUZZ_CLI_H
@@ -14,16 +14,7 @@
 #include "ftfuzz/anchors.h"
 #include "ftfuzz/program.h"
 
-/* Where this ftfuzz finds its fuzz targets and its data (corpus/,
- * scripts/), from its own executable (paths.c), so that a copied or
- * installed ftfuzz works; and that executable's path. */
-const char *cli_targets_dir(void);
-const char *cli_data_dir(void);
-const char *cli_self(void);
-/* The path of fuzz target `name` (fuzz_list, ...): in --targets-dir of
- * `cmd` when given, else cli_targets_dir().  -1 after a message when it is
- * not built. */
-int cli_target_path(const char *cmd, const char *name, char *path, size_t n);
+/* --- flags.c: the command table, flag parsing --------------------------- */
 
 /* The commands of commands.def (flags.c); main.c runs them. */
 struct cmd {
@@ -40,6 +31,21 @@ const char *flag(const char *cmd, const char *name);
 int parse_flags(const struct cmd *c, int argc, char **argv,
                 int *saw_dashdash);
 int parse_u64(const char *cmd, const char *name, uint64_t *out);
+
+/* --- paths.c ------------------------------------------------------------ */
+
+/* Where this ftfuzz finds its fuzz targets and its data (corpus/,
+ * scripts/), from its own executable (paths.c), so that a copied or
+ * installed ftfuzz works; and that executable's path. */
+const char *cli_targets_dir(void);
+const char *cli_data_dir(void);
+const char *cli_self(void);
+/* The path of fuzz target `name` (fuzz_list, ...): in --targets-dir of
+ * `cmd` when given, else cli_targets_dir().  -1 after a message when it is
+ * not built. */
+int cli_target_path(const char *cmd, const char *name, char *path, size_t n);
+
+/* --- util.c: what several commands use ---------------------------------- */
 
 struct run_result {
     int exited, status, signal;    /* from waitpid */
@@ -86,14 +92,16 @@ extern const char *const families[FTFUZZ_NFAMILIES];
  * -1 after a message when it cannot be read. */
 int use_spec(const char *cmd, const char *meta_file);
 
-/* `ftfuzz replay FILE`: a fuzz input (report.c). */
-int replay_input(int argc, char **argv, int first);
-
 /* The fuzz target binary for input: --target and --targets-dir of `cmd`,
  * else FILE.meta, FILE's fuzz_<family> directory, else fuzz_mixed.  -1
  * after a message when it is unknown or not built. */
 int resolve_target(const char *cmd, const char *input, char *path,
                    size_t n, char *name, size_t nname, int quiet);
+
+/* --- report.c: the replay report of a fuzz input ------------------------ */
+
+/* `ftfuzz replay FILE`: a fuzz input (report.c). */
+int replay_input(int argc, char **argv, int first);
 
 struct replay_switch {
     unsigned long long step;
@@ -135,7 +143,7 @@ struct replay_details {
 int replay_details(const char *target, const char *input, const char *dir,
                    struct replay_details *d);
 
-/* --- outcome.c: what minimize, reseed, anchor and search share ---------------- */
+/* --- outcome.c: what minimize, reseed, anchor and search share ---------- */
 
 /* Most anchors a schedule holds: 4 bytes each at least. */
 #define PROG_MAX_ANCHORS (PROG_MAX_SCHEDULE / 4)
@@ -177,7 +185,7 @@ int write_program(const char *cmd, const char *out, const prog_program *p);
  * (explore, fuzz): 1 written to out, 0 not, -1 the target did not run. */
 int anchor_finding(const char *target, const char *path, const char *out);
 
-/* --- buckets.c: triage's buckets ------------------------------------------- */
+/* --- buckets.c: triage's buckets ---------------------------------------- */
 
 /* `ftfuzz triage DIR`, also the end of `ftfuzz fuzz`: prints the bucket
  * table, writes DIR/triage.tsv.  0, or -1 after a message. */
