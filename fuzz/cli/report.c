@@ -10,7 +10,6 @@
  * target's output, symbolizes with llvm-symbolizer and renders.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,36 +105,6 @@ struct report {
     /* repro.py line of each op, filled when it is written */
     unsigned op_line[PROG_MAX_THREADS][PROG_MAX_OPS];
 };
-
-char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) {
-            char *b = realloc(buf, 2 * cap + 1);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = 0;
-    if (len)
-        *len = n;
-    return buf;
-}
 
 static void
 parse_location(const char *text, struct location *loc)
@@ -859,107 +828,6 @@ write_timeline(const char *path, const char *input, const struct report *r)
 }
 
 /* --- the command ----------------------------------------------------------------- */
-
-/* fuzz_<family> for the input: --target, its .meta, its directory's name,
- * else fuzz_mixed. */
-static void
-pick_target(const char *cmd, const char *input, char *out, size_t n,
-            int quiet)
-{
-    const char *given = flag(cmd, "--target");
-    if (*given) {
-        snprintf(out, n, "%s%s", strncmp(given, "fuzz_", 5) ? "fuzz_" : "",
-                 given);
-        return;
-    }
-    char meta[4200];
-    snprintf(meta, sizeof meta, "%s.meta", input);
-    FILE *f = fopen(meta, "r");
-    if (f) {
-        char line[512], t[64];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "target: %63s", t) == 1) {
-                snprintf(out, n, "%s", t);
-                fclose(f);
-                return;
-            }
-        fclose(f);
-    }
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", input);
-    const char *dir = basename(dirname(copy));
-    for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "fuzz_%s", families[i]);
-        if (!strcmp(dir, name)) {
-            snprintf(out, n, "%s", name);
-            return;
-        }
-    }
-    if (!quiet)
-        fprintf(stderr, "ftfuzz %s: no --target, no %s.meta and no "
-                        "fuzz_<family> directory: using fuzz_mixed\n",
-                cmd, input);
-    snprintf(out, n, "fuzz_mixed");
-}
-
-static int
-valid_target(const char *name)
-{
-    for (size_t i = 0; i < FTFUZZ_NFAMILIES; i++) {
-        char t[64];
-        snprintf(t, sizeof t, "fuzz_%s", families[i]);
-        if (!strcmp(name, t))
-            return 1;
-    }
-    return 0;
-}
-
-int
-resolve_target(const char *cmd, const char *input, char *path, size_t n,
-               char *name, size_t nname, int quiet)
-{
-    char meta[4200];
-    snprintf(meta, sizeof meta, "%s.meta", input);
-    int spec = use_spec(cmd, meta);
-    if (spec < 0)
-        return -1;
-    if (spec && !*flag(cmd, "--target"))
-        snprintf(name, nname, "fuzz_spec");
-    else
-        pick_target(cmd, input, name, nname, quiet);
-    if (!strcmp(name, "fuzz_spec") && !getenv("FTFUZZ_SPEC")) {
-        fprintf(stderr, "ftfuzz %s: fuzz_spec needs the spec the input was "
-                        "found with: give --spec FILE.toml\n", cmd);
-        return -1;
-    }
-    if (!valid_target(name)) {
-        fprintf(stderr, "ftfuzz %s: unknown target '%s' (ftfuzz targets "
-                        "lists them)\n", cmd, name);
-        return -1;
-    }
-    if (!*flag(cmd, "--targets-dir")) {
-        /* a scenario explored with --plain-accesses names its target's
-         * directory (build/plain/fuzz) in its .meta */
-        char line[4200], tdir[4096] = "";
-        FILE *mf = fopen(meta, "r");
-        while (mf && fgets(line, sizeof line, mf))
-            sscanf(line, "targets-dir: %4095s", tdir);
-        if (mf)
-            fclose(mf);
-        if (*tdir) {
-            snprintf(path, n, "%s/%s", tdir, name);
-            if (access(path, X_OK) != 0) {
-                fprintf(stderr, "ftfuzz %s: %s is not built: run 'make "
-                                "plain-cpython' in the ftfuzz checkout\n",
-                        cmd, path);
-                return -1;
-            }
-            return 0;
-        }
-    }
-    return cli_target_path(cmd, name, path, n);
-}
 
 /* Runs the input once (in report mode when asked); fills r from its
  * result record (ftfuzz/result.h), and the report and trace files. */
