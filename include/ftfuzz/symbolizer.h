@@ -17,9 +17,9 @@
  * "Symbol" lists the inlined frames innermost first; an unknown function
  * or file is "".  The scheduler runs this inside findings, crash handlers
  * included, where the program's heap may be broken: so no malloc and no
- * stdio here (memory comes from the caller's allocator), vfork rather than
- * fork (no fork handlers), and MSG_NOSIGNAL so that a symbolizer that is
- * missing or dies raises no SIGPIPE.
+ * FILE streams here (memory comes from the caller's allocator), vfork
+ * rather than fork (no fork handlers), and MSG_NOSIGNAL so that a
+ * symbolizer that is missing or dies raises no SIGPIPE.
  */
 #ifndef FTFUZZ_SYMBOLIZER_H
 #define FTFUZZ_SYMBOLIZER_H
@@ -79,8 +79,8 @@ ftfuzz_sym_query(char *buf, size_t size, const char *module,
 #pragma GCC diagnostic ignored "-Wclobbered"
 #endif
 /* Starts argv with fd as its stdin and stdout and stderr to /dev/null;
- * mask is the signal mask it gets (the caller blocks all signals, so that
- * no handler runs in the child, which shares the caller's memory). */
+ * mask is the signal mask it gets.  The caller blocks all signals around
+ * this, so that no handler runs in the child, which shares its memory. */
 __attribute__((noinline)) static pid_t
 ftfuzz_sym_spawn(char *const argv[], int fd, const sigset_t *mask)
 {
