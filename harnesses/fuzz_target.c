@@ -10,7 +10,6 @@
 #include <link.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,68 +558,6 @@ capture_copy(void)
     return text;
 }
 
-/* Symbolizes frames (module, offset) with one llvm-symbolizer run: its
- * output (a block per frame: function and file:line:column lines, one
- * pair per inlined frame, then a blank line), or NULL. */
-static char *
-symbolize_frames(char (*module)[512], const unsigned long *offset, int n)
-{
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return NULL;
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        close(in[0]);
-        close(in[1]);
-        return NULL;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    char *argv[] = {(char *)ftfuzz_symbolizer_path(), "--inlining",
-                    "--demangle", NULL};
-    extern char **environ;
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    char *text = NULL;
-    if (rc == 0) {
-        /* 64 short lines fit in the pipe: write all, then read */
-        for (int i = 0; i < n; i++)
-            dprintf(in[1], "%s 0x%lx\n", module[i], offset[i]);
-        close(in[1]);
-        size_t cap = 1 << 16, len = 0;
-        text = malloc(cap + 1);
-        ssize_t k;
-        while (text && (k = read(out[0], text + len, cap - len)) > 0) {
-            len += (size_t)k;
-            if (len == cap) {
-                char *t = realloc(text, 2 * cap + 1);
-                if (!t)
-                    break;
-                text = t;
-                cap *= 2;
-            }
-        }
-        if (text)
-            text[len] = 0;
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            free(text);
-            text = NULL;
-        }
-    } else {
-        close(in[1]);
-    }
-    close(out[0]);
-    return text;
-}
-
 /* CPython's and libc's reporting of an error it found, above the frame
  * that found it: a sanitizer's report starts at the check, so does ours. */
 static int
@@ -678,33 +615,38 @@ harness_child_report(const char *kind)
         if (i != 2 && offset[i])
             offset[i]--;
     }
-    char *sym = symbolize_frames(module, offset, n);
+    /* one llvm-symbolizer run for all frames */
+    static char query[CRASH_FRAMES * (sizeof module[0] + 24)];
+    size_t qlen = 0;
+    for (int i = 0; i < n; i++)
+        qlen += ftfuzz_sym_query(query + qlen, sizeof query - qlen,
+                                 module[i], offset[i]);
+    char *sym = n > 0 ? ftfuzz_sym_run(query, qlen, 0, realloc, free) : NULL;
+    const char *pos = sym;
     fprintf(stderr, "==%d==ERROR: libFuzzer: deadly signal\n",
             (int)getpid());
     if (kind && *kind)
         fprintf(stderr, "[ftfuzz] ASSERTION FAILED: %s\n", kind);
     /* frames 0 and 1: harness_crash and the signal trampoline */
     int k = 0, started = 0;
-    char *block = sym, *save;
+    static struct ftfuzz_sym_frame fr[32];
     for (int i = 0; i < n; i++) {
-        char *end = block ? strstr(block, "\n\n") : NULL;
-        if (end)
-            *end = 0;
-        if (i >= 2 && block) {
-            for (char *f = strtok_r(block, "\n", &save); f;
-                 f = strtok_r(NULL, "\n", &save)) {
-                char *loc = strtok_r(NULL, "\n", &save);
-                if (!started && is_reporting_frame(f))
-                    continue;
-                started = 1;
-                fprintf(stderr, "    #%d %p in %s %s\n", k++,
-                        shared->frames[i], f, loc ? loc : "??");
-            }
-        } else if (i >= 2) {
+        int nf = ftfuzz_sym_next(&pos, offset[i], fr, 32);
+        if (i < 2)
+            continue;
+        if (nf <= 0) {
             fprintf(stderr, "    #%d %p (%s+0x%lx)\n", k++,
                     shared->frames[i], module[i], offset[i]);
+            continue;
         }
-        block = end ? end + 2 : NULL;
+        for (int j = 0; j < nf; j++) {
+            if (!started && is_reporting_frame(fr[j].function))
+                continue;
+            started = 1;
+            fprintf(stderr, "    #%d %p in %s %s:%lu:%lu\n", k++,
+                    shared->frames[i], ftfuzz_sym_name(fr[j].function),
+                    ftfuzz_sym_name(fr[j].file), fr[j].line, fr[j].column);
+        }
     }
     fprintf(stderr, "==ftfuzz== the report above is the forked execution's "
                     "thread that got signal %d\n", shared->crash_signal);

@@ -49,92 +49,6 @@ is_runtime_frame(const char *fn)
            || !strncmp(fn, "ftfuzz_", 7) || !strcmp(fn, "__restore_rt");
 }
 
-/* The child only redirects and execs, touching none of the parent's
- * variables, so gcc's -Wclobbered warning about vfork does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wclobbered"
-#endif
-__attribute__((noinline)) static pid_t
-spawn_symbolizer(const char *sym, int stdin_fd, int stdout_fd)
-{
-    pid_t pid = vfork();
-    if (pid == 0) {
-        dup2(stdin_fd, 0);
-        dup2(stdout_fd, 1);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 2);
-        execlp(sym, sym, "--inlining", "--relativenames", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-/*
- * Runs llvm-symbolizer on query (one "MODULE" 0xOFFSET a line) and returns
- * its output in the runtime's memory (NULL when it cannot run).  No stdio,
- * no malloc and no fork handlers (vfork): this also runs in crash
- * handlers, where the program's heap may be broken.
- */
-static char *
-sched_symbolize(const char *query, size_t qlen)
-{
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return NULL;
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        close(in[0]);
-        close(in[1]);
-        return NULL;
-    }
-    pid_t pid = spawn_symbolizer(ftfuzz_symbolizer_path(), in[0], out[1]);
-    close(in[0]);
-    close(out[1]);
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    if (pid > 0) {
-        /* the query (at most SCHED_STACK_DEPTH lines) fits in the pipe,
-         * so writing all of it before reading cannot block for ever */
-        sched_write_all(in[1], query, qlen);
-        close(in[1]);
-        cap = 4096;
-        text = sched_mem_alloc(cap);
-        for (;;) {
-            if (len + 1 >= cap)
-                text = sched_mem_realloc(text, cap *= 2);
-            ssize_t got = read(out[0], text + len, cap - len - 1);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0)
-                break;
-            len += (size_t)got;
-        }
-        text[len] = 0;
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    } else {
-        close(in[1]);
-    }
-    close(out[0]);
-    return text;
-}
-
-/* The next line of *p (without its newline) into line; 0 at the end. */
-static int
-next_line(const char **p, char *line, size_t size)
-{
-    if (!*p || !**p)
-        return 0;
-    size_t n = strcspn(*p, "\n");
-    snprintf(line, size, "%.*s", (int)n, *p);
-    *p += n + ((*p)[n] == '\n');
-    return 1;
-}
-
 /*
  * Appends one line per frame: "#N function file:line (module+0xoff)".
  * Return addresses point after the call, so all but the innermost frame
@@ -159,37 +73,36 @@ sched_report_stack(char **buf, size_t *len, size_t *cap, void *const *frames,
             snprintf(modules[i], sizeof modules[i], "%s", info.dli_fname);
             offsets[i] = pc - (uintptr_t)info.dli_fbase;
         }
-        sched_report_append(&query, &qlen, &qcap, "\"%s\" 0x%lx\n",
-                            modules[i], (unsigned long)offsets[i]);
+        char line[300];
+        ftfuzz_sym_query(line, sizeof line, modules[i],
+                         (unsigned long)offsets[i]);
+        sched_report_append(&query, &qlen, &qcap, "%s", line);
     }
-    char *text = n > 0 ? sched_symbolize(query, qlen) : NULL;
+    char *text = n > 0 ? ftfuzz_sym_run(query, qlen, FTFUZZ_SYM_RELATIVE,
+                                        sched_mem_realloc, sched_mem_free)
+                       : NULL;
     const char *out = text;
     int shown = 0;
     for (int i = 0; i < n; i++) {
-        /* llvm-symbolizer prints "function\nfile:line:col\n" for each
-         * inlined frame, innermost first, then an empty line. */
-        char fns[8][256], locs[8][512], line[1024];
-        int nf = 0;
-        while (next_line(&out, line, sizeof line) && line[0]) {
-            int k = nf < 8 ? nf++ : 7;
-            snprintf(fns[k], sizeof fns[k], "%.255s", line);
-            if (!next_line(&out, line, sizeof line))
-                break;
-            snprintf(locs[k], sizeof locs[k], "%.511s", line);
-        }
-        if (nf == 0) {
+        /* up to 8 inlined frames, innermost first; fr[nf - 1] is always
+         * the outermost (the function the stack holds) */
+        struct ftfuzz_sym_frame fr[8];
+        int nf = ftfuzz_sym_next(&out, offsets[i], fr, 8);
+        if (nf <= 0) {
             sched_report_append(buf, len, cap, "    #%d %s+0x%lx\n",
                                 shown++, modules[i],
                                 (unsigned long)offsets[i]);
             continue;
         }
-        if (is_runtime_frame(fns[nf - 1]))
+        if (is_runtime_frame(fr[nf - 1].function))
             continue;
         for (int k = 0; k < nf; k++)
-            sched_report_append(buf, len, cap, "    #%d %s %s%s (%s+0x%lx)\n",
-                                shown++, fns[k], locs[k],
-                                k < nf - 1 ? " [inlined]" : "", modules[i],
-                                (unsigned long)offsets[i]);
+            sched_report_append(buf, len, cap,
+                                "    #%d %s %s:%lu:%lu%s (%s+0x%lx)\n",
+                                shown++, ftfuzz_sym_name(fr[k].function),
+                                ftfuzz_sym_name(fr[k].file), fr[k].line,
+                                fr[k].column, k < nf - 1 ? " [inlined]" : "",
+                                modules[i], (unsigned long)offsets[i]);
     }
     sched_mem_free(text);
     sched_mem_free(query);

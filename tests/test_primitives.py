@@ -142,6 +142,18 @@ def test_a_crash_shows_the_failing_threads_symbolized_stack(tmp_path):
     assert "#0 use_pointer tests/sched/segv.c:25" in r.stdout
 
 
+def test_a_crash_without_a_symbolizer_shows_the_stack_unsymbolized():
+    # a symbolizer that cannot run gives module+offset frames, and the
+    # crash stays the finding (writing the query to it must not raise
+    # SIGPIPE, which killed the program with no report)
+    r = run([prog("segv")], env={"FTFUZZ_SYMBOLIZER": "/nonexistent",
+                                 "FTFUZZ_STRATEGY": "pct:3",
+                                 "FTFUZZ_SEED": "1"})
+    assert r.returncode == -11, r.stderr
+    stack = r.stderr.split("T1's stack:")[1]
+    assert re.match(r"\n    #0 \S*/segv\+0x[0-9a-f]+\n    #1 ", stack), r.stderr
+
+
 def test_a_hang_in_a_calibration_run_is_reported(tmp_path):
     """hang_pipe blocks in read(): the first run, which measures PCT's k,
     is a failing schedule like any other and says so."""

@@ -207,6 +207,29 @@ def test_regressions_get_distinct_clusterfuzz_crash_states():
     assert len(states) >= 10
 
 
+def test_a_crash_report_without_a_symbolizer_has_unsymbolized_frames():
+    # the fork-server parent cannot run FTFUZZ_SYMBOLIZER: the report is
+    # still there, its frames "#N 0xPC (MODULE+0xOFFSET)" for ClusterFuzz
+    # to symbolize
+    for name, target in regression_inputs():
+        r = subprocess.run([os.path.join(ROOT, "build", "fuzz", target),
+                            regression(name)], capture_output=True,
+                           text=True, errors="replace", timeout=300,
+                           env=dict(os.environ,
+                                    FTFUZZ_SYMBOLIZER="/nonexistent"))
+        if r.returncode != 0:
+            break
+    else:
+        pytest.fail("no regression input crashes on this build")
+    child = r.stderr.split("ERROR: libFuzzer: deadly signal\n", 1)[1]
+    child = child.split("==ftfuzz== the report above", 1)[0]
+    frames = [l for l in child.splitlines() if l.startswith("    #")]
+    assert len(frames) >= 3, r.stderr[-3000:]
+    for k, line in enumerate(frames):
+        assert re.fullmatch(rf"    #{k} 0x[0-9a-f]+ \(\S+\+0x[0-9a-f]+\)",
+                            line), (name, line)
+
+
 # --- 3. ftfuzz triage -------------------------------------------------------
 
 def read_tsv(path):

@@ -276,86 +276,61 @@ is_hook_frame(const char *file)
            || strstr(file, "scheduler/") || strstr(file, "harness_crash");
 }
 
-/*
- * Symbolizes every location of one module with one llvm-symbolizer run:
- * each gets its inlined frames, innermost first, one "function file:line"
- * line each.  `exact` leaves a crash's faulting address as it is; the
- * others are return addresses, whose call is the byte before.
- */
-static void
-symbolize_module(const char *module, struct location **locs, size_t n,
-                 const int *exact, const char *tmpdir)
+/* The address llvm-symbolizer looks up for a location: return addresses
+ * are after the call, so the byte before; `exact` ones as they are. */
+static unsigned long
+lookup_address(const struct location *loc, int exact)
 {
-    char in[4200], out[4200];
-    snprintf(in, sizeof in, "%s/sym.in", tmpdir);
-    snprintf(out, sizeof out, "%s/sym.out", tmpdir);
-    FILE *f = fopen(in, "w");
-    if (!f)
-        return;
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "0x%lx\n", locs[i]->offset - (exact[i] ? 0 : 1));
-    fclose(f);
-    char cmd[13000];
-    snprintf(cmd, sizeof cmd, "'%s' '--obj=%s' --inlining --demangle < '%s' "
-             "> '%s' 2>/dev/null", ftfuzz_symbolizer_path(), module, in, out);
-    if (system(cmd) != 0)
-        return;
-    char *text = slurp(out, NULL);
-    if (!text)
-        return;
-    /* Blocks separated by blank lines, one per address: pairs of
-     * "function" / "file:line:column" lines. */
-    char *save = NULL, *block = text;
-    for (size_t i = 0; i < n && block && *block; i++) {
-        char *end = strstr(block, "\n\n");
-        if (end)
-            *end = 0;
-        char *lines[64];
-        int nl = 0;
-        for (char *l = strtok_r(block, "\n", &save); l && nl < 64;
-             l = strtok_r(NULL, "\n", &save))
-            lines[nl++] = l;
-        struct location *loc = locs[i];
-        size_t used = 0;
-        loc->where[0] = 0;
-        for (int k = 0; k + 1 < nl && used < sizeof loc->where; k += 2) {
-            char file[600];
-            snprintf(file, sizeof file, "%s", short_path(lines[k + 1]));
-            char *col = strrchr(file, ':');
-            if (col && strchr(file, ':') != col)
-                *col = 0;   /* drop the column */
-            used += (size_t)snprintf(loc->where + used,
-                                     sizeof loc->where - used, "%s%s %s",
-                                     used ? "\n" : "", lines[k], file);
-        }
-        block = end ? end + 2 : NULL;
-    }
-    free(text);
+    return loc->offset - (exact ? 0 : 1);
 }
 
-/* Symbolizes a list of locations, grouped by module. */
+/*
+ * Symbolizes locations with one llvm-symbolizer run: each gets its
+ * inlined frames, innermost first, one "function file:line" line each.
+ * exact[i] (exact may be NULL) marks a crash's faulting address.
+ */
 static void
-symbolize(struct location *const *all, size_t n, const int *exact,
-          const char *tmpdir)
+symbolize(struct location *const *all, size_t n, const int *exact)
 {
-    struct location **locs = malloc((n ? n : 1) * sizeof *locs);
-    int *ex = malloc((n ? n : 1) * sizeof *ex);
-    char *done = calloc(n ? n : 1, 1);
-    for (size_t i = 0; locs && ex && done && i < n; i++) {
-        if (done[i] || !strcmp(all[i]->module, "?"))
-            continue;
-        size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (!done[j] && !strcmp(all[j]->module, all[i]->module)) {
-                locs[m] = all[j];
-                ex[m++] = exact ? exact[j] : 0;
-                done[j] = 1;
+    const size_t line = sizeof all[0]->module + 24;
+    char *query = NULL;
+    size_t qlen = 0, qcap = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (qcap - qlen < line) {
+            qcap = 2 * qcap + line;
+            char *q = realloc(query, qcap);
+            if (!q) {
+                free(query);
+                return;
             }
-        symbolize_module(all[i]->module, locs, m, ex, tmpdir);
+            query = q;
+        }
+        qlen += ftfuzz_sym_query(query + qlen, qcap - qlen, all[i]->module,
+                                 lookup_address(all[i], exact && exact[i]));
     }
-    free(locs);
-    free(ex);
-    free(done);
+    char *text = n ? ftfuzz_sym_run(query, qlen, 0, realloc, free) : NULL;
+    const char *pos = text;
+    struct ftfuzz_sym_frame *fr = malloc(32 * sizeof *fr);
+    for (size_t i = 0; text && fr && i < n; i++) {
+        struct location *loc = all[i];
+        int nf = ftfuzz_sym_next(&pos, lookup_address(loc, exact && exact[i]),
+                                 fr, 32);
+        if (nf <= 0 || !strcmp(loc->module, "?"))
+            continue;
+        size_t used = 0;
+        loc->where[0] = 0;
+        for (int k = 0; k < nf && used < sizeof loc->where; k++)
+            used += (size_t)snprintf(loc->where + used,
+                                     sizeof loc->where - used, "%s%s %s:%lu",
+                                     used ? "\n" : "",
+                                     ftfuzz_sym_name(fr[k].function),
+                                     fr[k].file[0] ? short_path(fr[k].file)
+                                                   : "??",
+                                     fr[k].line);
+    }
+    free(fr);
+    free(text);
+    free(query);
 }
 
 /*
@@ -1155,17 +1130,17 @@ prepare_stack(struct report *r, int *exact)
 /* Symbolizes the failing thread's stack, trims it to the frames that
  * matter (prepare_stack) and symbolizes what that left. */
 static void
-symbolize_stack(struct report *r, const char *dir)
+symbolize_stack(struct report *r)
 {
     struct location *fr[MAX_FRAMES];
     int exact[MAX_FRAMES] = {0};
     for (unsigned k = 0; k < r->nframes; k++)
         fr[k] = &r->frames[k];
-    symbolize(fr, r->nframes, exact, dir);
+    symbolize(fr, r->nframes, exact);
     prepare_stack(r, exact);
     for (unsigned k = 0; k < r->nframes; k++)
         fr[k] = &r->frames[k];
-    symbolize(fr, r->nframes, exact, dir);
+    symbolize(fr, r->nframes, exact);
 }
 
 /*
@@ -1297,11 +1272,11 @@ replay_input(int argc, char **argv, int first)
                 for (unsigned j = 0; j < r->sw[k].nstack; j++)
                     locs[nlocs++] = &r->sw[k].stack[j];
             if (locs)
-                symbolize(locs, nlocs, NULL, dir);
+                symbolize(locs, nlocs, NULL);
             free(locs);
             for (size_t k = 0; k < r->nsw; k++)
                 switch_location(&r->sw[k]);
-            symbolize_stack(r, dir);
+            symbolize_stack(r);
             /* a second run watching the object CPython's diagnosis names
              * (its reference count writes, harnesses/report.c) */
             char addr[32];
@@ -1321,7 +1296,7 @@ replay_input(int argc, char **argv, int first)
                     for (unsigned k = 0; k < r->nwatch; k++)
                         for (unsigned j = 0; j < r->watch[k].nframes; j++)
                             wl[nwl++] = &r->watch[k].frames[j];
-                    symbolize(wl, nwl, NULL, dir);
+                    symbolize(wl, nwl, NULL);
                     for (unsigned k = 0; k < r->nwatch; k++)
                         watch_location(&r->watch[k]);
                 } else if (w) {
@@ -1426,7 +1401,7 @@ replay_details(const char *target, const char *input, const char *dir,
     o->hash = r->hash;
     o->steps = r->steps;
     o->switches = r->switches;
-    symbolize_stack(r, dir);
+    symbolize_stack(r);
     for (unsigned i = 0; i < r->nframes && d->nfuncs < REPLAY_MAX_FUNCS;
          i++) {
         const char *w = r->frames[i].where;
