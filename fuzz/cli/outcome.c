@@ -296,13 +296,7 @@ done:
 uint8_t *
 read_input(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = malloc(1 << 20);
-    *size = buf ? fread(buf, 1, 1 << 20, f) : 0;
-    fclose(f);
-    return buf;
+    return (uint8_t *)slurp(path, size);
 }
 
 /*

@@ -32,14 +32,14 @@ TEST_PROGRAMS += $(foreach p,$(SCHED_TWINS),$(SCHED_TEST_DIR)/$(p) $(SCHED_TEST_
                  $(SCHED_TEST_DIR)/lost_update_modified \
                  $(foreach p,$(SCHED_API_TESTS),$(SCHED_TEST_DIR)/$(p))
 
-$(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c $(SCHED_LIB) $(WRAP_FLAGS_FILE)
+$(SCHED_TEST_DIR)/unit_strategies: tests/sched/unit_strategies.c tests/sched/check.h $(SCHED_LIB) $(WRAP_FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(SCHED_TEST_CFLAGS) -I$(ROOT)/include -pthread $< -o $@ $(SCHED_LDFLAGS)
 
 TEST_PROGRAMS += $(SCHED_TEST_DIR)/unit_strategies
 
 # The trace file's codec alone (header-only), with the sanitizers.
-$(SCHED_TEST_DIR)/unit_trace_file: tests/sched/unit_trace_file.c include/ftfuzz/trace_file.h include/ftfuzz/sched.h
+$(SCHED_TEST_DIR)/unit_trace_file: tests/sched/unit_trace_file.c tests/sched/check.h include/ftfuzz/trace_file.h include/ftfuzz/sched.h
 	@mkdir -p $(@D)
 	$(CC) $(SCHED_TEST_CFLAGS) $(PROG_SANITIZE) -I$(ROOT)/include $< -o $@
 

@@ -7,17 +7,7 @@
 
 #include "ftfuzz/trace_file.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        checks++;                                                          \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                      \
-        }                                                                  \
-    } while (0)
+#include "check.h"
 
 /* The writers' output, byte for byte, as stored traces have it (the
  * first five lines are docs/scheduler.md's example). */
