@@ -24,9 +24,9 @@ def unit(*args, data=b""):
 
 
 def fmt(verdict, sig=0, status=0, hash_="0x00000000deadbeef",
-        diagnosis="", finding=""):
+        diagnosis="", finding="", buf=None):
     return unit("result-format", verdict, sig, status, hash_,
-                diagnosis, data=finding.encode())
+                diagnosis, *([buf] if buf else []), data=finding.encode())
 
 
 def parse(text):
@@ -81,6 +81,19 @@ def test_a_huge_finding_is_cut_but_the_record_stays_whole():
     assert got["verdict"] == "check"
     assert 0 < len(got["finding"]) < len(finding) * 2000
     assert set(got["finding"].splitlines()) == {"x" * 200}
+
+
+@pytest.mark.parametrize("buf", [1024, 1500, 4096])
+def test_a_small_buffer_drops_whole_lines_and_keeps_end(buf):
+    # lines of odd lengths, so that one straddles the end of the buffer
+    finding = "".join("y" * (37 * i % 301) + "\n" for i in range(1, 80))
+    text = fmt("exception", sig=6, finding=finding, buf=buf)
+    assert len(text) < buf and text.endswith(b"\nend\n")
+    got = parse(text)
+    assert got["rc"] == 0, got["error"]
+    assert got["verdict"] == "exception" and got["signal"] == 6
+    kept = got["finding"].splitlines()
+    assert kept and all(l in finding.splitlines() for l in kept)
 
 
 @pytest.mark.parametrize("text,error", [

@@ -53,14 +53,18 @@ struct ftfuzz_result {
     char finding[FTFUZZ_RESULT_TEXT];
 };
 
-/* Appends to buf[*len..n) without overflowing; the rest is dropped. */
+/* Appends "key TEXT\n" (TEXT: text[0..l)) to buf[*len..n) when the whole
+ * line fits; a line that does not is dropped, never cut, so what follows
+ * (`end`) stays a line of its own. */
 static inline void
-ftfuzz_result_put(char *buf, size_t n, size_t *len, const char *key,
-                  const char *text)
+ftfuzz_result_put_line(char *buf, size_t n, size_t *len, const char *key,
+                       const char *text, size_t l)
 {
-    int k = snprintf(buf + *len, n - *len, "%s %s\n", key, text);
-    if (k > 0)
-        *len += (size_t)k < n - *len ? (size_t)k : n - *len - 1;
+    size_t need = strlen(key) + 1 + l + 1;
+    if (*len + need >= n)
+        return;
+    *len += (size_t)snprintf(buf + *len, n - *len, "%s %.*s\n", key, (int)l,
+                             text);
 }
 
 /* Each line of text as "key LINE". */
@@ -68,19 +72,17 @@ static inline void
 ftfuzz_result_put_lines(char *buf, size_t n, size_t *len, const char *key,
                         const char *text)
 {
-    while (*text && *len + 1 < n) {
+    while (*text) {
         size_t l = strcspn(text, "\n");
-        int k = snprintf(buf + *len, n - *len, "%s %.*s\n", key, (int)l,
-                         text);
-        if (k > 0)
-            *len += (size_t)k < n - *len ? (size_t)k : n - *len - 1;
+        ftfuzz_result_put_line(buf, n, len, key, text, l);
         text += l + (text[l] == '\n');
     }
 }
 
 /*
- * The record as text in buf (n bytes, at least 1 KiB); its length.  The
- * texts are cut to fit, never the fields before them or `end`.
+ * The record as text in buf (n bytes, at least 1 KiB); its length.  Lines
+ * of the texts that do not fit are dropped, never the fields before them
+ * or `end`.
  */
 static inline size_t
 ftfuzz_result_format(const struct ftfuzz_result *r, char *buf, size_t n)
@@ -90,17 +92,19 @@ ftfuzz_result_format(const struct ftfuzz_result *r, char *buf, size_t n)
     int k = snprintf(buf, cap, "ftfuzz-result %d\nverdict %s\nsignal %d\n"
                                "status %d\n", FTFUZZ_RESULT_VERSION,
                      ftfuzz_verdict_text(r->verdict), r->signal, r->status);
-    len = k > 0 ? (size_t)k : 0;
+    /* cut like snprintf, so that a small buf cannot overrun `end` */
+    len = k > 0 ? ((size_t)k < cap ? (size_t)k : cap - 1) : 0;
     if (r->have_hash) {
         k = snprintf(buf + len, cap - len,
                      "hash 0x%016llx\nsteps %llu\nswitches %llu\n",
                      r->hash, r->steps, r->switches);
-        len += k > 0 ? (size_t)k : 0;
+        if (k > 0)
+            len += (size_t)k < cap - len ? (size_t)k : cap - len - 1;
     }
     if (r->strategy[0])
-        ftfuzz_result_put(buf, cap, &len, "strategy", r->strategy);
+        ftfuzz_result_put_lines(buf, cap, &len, "strategy", r->strategy);
     if (r->diagnosis[0])
-        ftfuzz_result_put(buf, cap, &len, "diagnosis", r->diagnosis);
+        ftfuzz_result_put_lines(buf, cap, &len, "diagnosis", r->diagnosis);
     ftfuzz_result_put_lines(buf, cap, &len, "diagnosis-text",
                             r->diagnosis_text);
     ftfuzz_result_put_lines(buf, cap, &len, "finding", r->finding);

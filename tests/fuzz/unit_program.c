@@ -18,8 +18,9 @@
  *   schedonly N           of N mutations of one program, how many change
  *                         its schedule only, and how many draw a new
  *                         random, pct@mark or pctlog@mark schedule
- *   result-format V SIG STATUS HASH DIAG  a result record (ftfuzz/result.h)
- *                         with stdin as its finding -> stdout
+ *   result-format V SIG STATUS HASH DIAG [BUF]  a result record
+ *                         (ftfuzz/result.h) with stdin as its finding ->
+ *                         stdout, formatted in BUF bytes (default: plenty)
  *   result-parse          stdin, a result record -> its fields as JSON
  *   diagnosis-verdict SIG stdin, an execution's output -> the verdict of
  *                         its death (ftfuzz/diagnosis.h)
@@ -788,8 +789,10 @@ cmd_result_format(char **argv)
     size_t n = read_all(stdin, (uint8_t *)rec.finding,
                         sizeof rec.finding - 1);
     rec.finding[n] = 0;
-    size_t len = ftfuzz_result_format(&rec, text, sizeof text);
-    CHECK(len < sizeof text && text[len] == 0);
+    size_t size = argv[7] ? strtoul(argv[7], NULL, 0) : sizeof text;
+    CHECK(size >= 1024 && size <= sizeof text);
+    size_t len = ftfuzz_result_format(&rec, text, size);
+    CHECK(len < size && text[len] == 0);
     fwrite(text, 1, len, stdout);
     return 0;
 }
@@ -868,7 +871,7 @@ main(int argc, char **argv)
         return cmd_schedonly(n);
     if (!strcmp(cmd, "crossmix"))
         return cmd_crossmix(n);
-    if (!strcmp(cmd, "result-format") && argc == 7)
+    if (!strcmp(cmd, "result-format") && (argc == 7 || argc == 8))
         return cmd_result_format(argv);
     if (!strcmp(cmd, "result-parse"))
         return cmd_result_parse();
